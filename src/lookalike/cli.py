@@ -1,0 +1,275 @@
+"""The command line: parse, call the API, render.  No logic lives only here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+
+import click
+
+from . import api, search
+from .faces import TOLERANCE, ModelError, Settings
+from .images import DEFAULT_MAX_PIXELS, ImageError
+from .index import Index, IndexFileError
+from .indexer import Summary
+
+USER_ERRORS = (ImageError, IndexFileError, api.NoFaceError, ModelError, FileNotFoundError,
+               ValueError, PermissionError)
+
+
+def user_errors(command: Callable) -> Callable:
+    """Show a user's mistake or a bad file as one line on stderr and exit 1, no traceback."""
+
+    @wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as e:
+            raise click.ClickException(_one_line(e)) from None
+
+    return wrapper
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e)
+    if isinstance(e, OSError) and e.filename:
+        text = f"{e.filename}: {e.strerror or text}"
+    return " ".join(text.split())
+
+
+index_option = click.option(
+    "--index", "index_path", type=click.Path(dir_okay=False), envvar="LOOKALIKE_INDEX",
+    help="Index file [default: index.db in the user data folder; env LOOKALIKE_INDEX].",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+max_pixels_option = click.option(
+    "--max-pixels", type=click.IntRange(1), default=DEFAULT_MAX_PIXELS, show_default=True,
+    help="Refuse photos with more pixels than this (decompression-bomb guard).",
+)
+
+
+def detection_options(default: bool) -> Callable:
+    """--model/--upsample/--jitters; for queries the default is the index's own."""
+    base = Settings()
+
+    def pick(value):
+        return value if default else None
+
+    def decorate(f: Callable) -> Callable:
+        f = click.option("--jitters", type=click.IntRange(1), default=pick(base.jitters),
+                         help="Re-sample each face N times when encoding (slower).")(f)
+        f = click.option("--upsample", type=click.IntRange(0, 4), default=pick(base.upsample),
+                         help="Upsample photos N times to find smaller faces.")(f)
+        f = click.option("--model", type=click.Choice(["hog", "cnn"]),
+                         default=pick(base.detector),
+                         help="Face detector: hog (fast) or cnn (slower, more thorough).")(f)
+        return f
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lookalike")
+def main() -> None:
+    """Find the faces that look most like yours.
+
+    \b
+      lookalike index ./celebs           index every face in a folder
+      lookalike match me.jpg --top 5     the nearest indexed faces
+      lookalike distance a.jpg b.jpg     are these two the same person?
+    """
+
+
+@main.command("index")
+@click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
+@index_option
+@detection_options(default=True)
+@click.option("--jobs", "-j", type=click.IntRange(1), help="Worker processes [default: all cores].")
+@max_pixels_option
+@click.option("--verbose", "-v", is_flag=True, help="List every photo without a face or unreadable.")
+@json_option
+@user_errors
+def index_cmd(folders, index_path, model, upsample, jitters, jobs, max_pixels, verbose, as_json):
+    """Detect, crop and encode every face under FOLDERS into the index.
+
+    A folder per person (FOLDER/<person>/*.jpg) names faces after the folder; a photo
+    directly in FOLDER is named after its file name.  Runs again encode only what changed.
+
+    \b
+      lookalike index ./celebs
+      lookalike index ./celebs ./friends --index people.db --jobs 2
+    """
+    settings = Settings(detector=model, upsample=upsample, jitters=jitters)
+    summaries = []
+    with Index.open(index_path, create=True) as idx:
+        for folder in folders:
+            summary = api.index_folder(folder, idx, settings, jobs, max_pixels, progress=True)
+            summaries.append(summary)
+            _report(summary, idx.path, verbose)
+            if summary.interrupted:
+                break
+    if as_json:
+        click.echo(json.dumps([s.as_dict() for s in summaries], indent=2))
+    if summaries[-1].interrupted:
+        raise click.ClickException(
+            "interrupted: every committed batch is kept; run the same command to finish"
+        )
+
+
+def _report(s: Summary, index_path, verbose: bool) -> None:
+    parts = [
+        f"{s.photos} photos",
+        f"{s.encoded} encoded",
+        f"{s.unchanged} unchanged",
+        f"{s.faces} faces found",
+        f"{len(s.no_face)} without a face",
+        f"{len(s.unreadable)} unreadable",
+    ]
+    if s.reused:
+        parts.append(f"{s.reused} reused (moved or copied)")
+    if s.removed:
+        parts.append(f"{s.removed} removed")
+    if s.other_files:
+        parts.append(f"{s.other_files} other files skipped")
+    click.echo(f"{s.root}: " + ", ".join(parts) + f" in {s.seconds:.1f}s -> {index_path}",
+               err=True)
+    if verbose:
+        for path in s.no_face:
+            click.echo(f"  no face: {path}", err=True)
+        for path, reason in s.unreadable:
+            click.echo(f"  unreadable: {path}: {reason}", err=True)
+    elif s.unreadable or s.no_face:
+        click.echo("  (--verbose lists them)", err=True)
+
+
+@main.command("match")
+@click.argument("query")
+@index_option
+@click.option("--top", "-k", type=click.IntRange(1), default=5, show_default=True,
+              help="How many people (or faces) to list.")
+@click.option("--faces", "per_face", is_flag=True,
+              help="List faces, not people (bystanders included).")
+@click.option("--all-faces", is_flag=True, help="Match every face in the query photo.")
+@click.option("--tolerance", type=float, default=TOLERANCE, show_default=True,
+              help="L2 distance under which a match is taken to be the same person.")
+@detection_options(default=False)
+@max_pixels_option
+@json_option
+@user_errors
+def match_cmd(query, index_path, top, per_face, all_faces, tolerance, model, upsample, jitters,
+              max_pixels, as_json):
+    """Rank the indexed people nearest to the face in QUERY.
+
+    QUERY is a photo, or the name of someone in the index (their own photos are left out).
+
+    \b
+      lookalike match me.jpg --top 5
+      lookalike match obama --faces --json
+    """
+    wanted = {"detector": model, "upsample": upsample, "jitters": jitters}
+    with Index.open(index_path) as idx:
+        settings = api.index_settings(idx, wanted)
+        q = api.make_query(idx, query, settings, all_faces, max_pixels)
+        if q.faces_found > 1 and not all_faces:
+            click.echo(f"{query}: {q.faces_found} faces; matching the largest "
+                       "(--all-faces matches each)", err=True)
+        if q.exclude:
+            click.echo(f"matching {query}'s mean face; their own photos are left out", err=True)
+        matches = api.match_query(idx, q, top, not per_face, tolerance)
+    if as_json:
+        click.echo(json.dumps([m.as_dict() for m in matches], indent=2))
+        return
+    for n, box in enumerate(q.boxes):
+        if len(q.boxes) > 1:
+            click.echo(f"\nface {n + 1} at {box}:")
+        click.echo(_match_table([m for m in matches if m.query_face == n]))
+
+
+def _match_table(matches: Sequence[api.Match]) -> str:
+    rows = [("rank", "name", "distance", "similarity", "same", "photo")]
+    for m in matches:
+        rows.append((str(m.rank), m.name if m.name is not None else "(unnamed)",
+                     f"{m.distance:.3f}", f"{m.similarity:.0f}%", "yes" if m.same_person else "",
+                     m.path))
+    return _table(rows, right={0, 2, 3})
+
+
+def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [c.rjust(w) if i in right else c.ljust(w)
+                 for i, (c, w) in enumerate(zip(row, widths))]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+@main.command("distance")
+@click.argument("a", type=click.Path(dir_okay=False))
+@click.argument("b", type=click.Path(dir_okay=False))
+@click.option("--metric", type=click.Choice(search.METRICS), default="l2", show_default=True)
+@click.option("--tolerance", type=float,
+              help="Same-person threshold [default: 0.6 for l2; tuned ones for l1, cosine].")
+@detection_options(default=True)
+@max_pixels_option
+@json_option
+@user_errors
+def distance_cmd(a, b, metric, tolerance, model, upsample, jitters, max_pixels, as_json):
+    """How far apart the largest faces of photos A and B are, and whether they are one person.
+
+    \b
+      lookalike distance obama.jpg obama2.jpg
+      lookalike distance a.jpg b.jpg --metric cosine --json
+    """
+    settings = Settings(detector=model, upsample=upsample, jitters=jitters)
+    result, _, _ = api.distance(a, b, metric, tolerance, settings, max_pixels)
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    for path, n in ((a, result.faces_a), (b, result.faces_b)):
+        if n > 1:
+            click.echo(f"{path}: {n} faces; comparing the largest", err=True)
+    verdict = "same person" if result.same_person else "different people"
+    click.echo(f"{result.metric} distance {result.distance:.3f}: {verdict} "
+               f"(tolerance {result.tolerance}, similarity {result.similarity:.0f}%)")
+
+
+@main.command("info")
+@index_option
+@json_option
+@click.option("--verbose", "-v", is_flag=True, help="List photos without a face or unreadable.")
+@user_errors
+def info_cmd(index_path, as_json, verbose):
+    """Where the index is, what built it, and what it holds."""
+    data = api.info(index_path)
+    if verbose:
+        with Index.open(index_path) as idx:
+            data["problems"] = [{"path": p, "status": s, "error": e} for p, s, e in idx.problems()]
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    dlib = data["dlib_running"]
+    lines = [
+        f"index:     {data['path']}",
+        f"photos:    {data['photos']} ({data['photos_without_face']} without a face, "
+        f"{data['unreadable_photos']} unreadable)",
+        f"faces:     {data['faces']}",
+        f"people:    {data['people']}",
+        f"settings:  {_settings_line(data['settings'])}",
+        f"dlib:      {dlib['version']} (BLAS: {'yes' if dlib['blas'] else 'no'})",
+    ]
+    click.echo("\n".join(lines))
+    for p in data.get("problems", []):
+        click.echo(f"  {p['status']}: {p['path']}" + (f": {p['error']}" if p["error"] else ""))
+
+
+def _settings_line(settings: dict | None) -> str:
+    if not settings:
+        return "(none yet)"
+    return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

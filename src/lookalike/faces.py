@@ -1,0 +1,182 @@
+"""Faces: the only module that touches dlib.
+
+The pipeline is face_recognition's: HOG (or CNN) detection, 5-point landmarks, the aligned
+150x150 chip, and dlib's 128-d ResNet encoding.  Models are read from the
+``face_recognition_models`` package's files, each loaded once per process and only when
+first needed (the 68-point model, which encoding never uses, is never loaded).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .images import Photo, shrink
+
+#: Encodings of one face under this L2 distance are taken to be the same person
+#: (face_recognition's default tolerance).
+TOLERANCE = 0.6
+CHIP_SIZE = 150
+CHIP_PADDING = 0.25
+#: Faces narrower than this (in detection pixels) are not found by HOG anyway.
+MIN_DETECT_SIDE = 16
+
+LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
+ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
+CNN_FILE = "mmod_human_face_detector.dat"
+
+
+class ModelError(Exception):
+    """The face model files cannot be found or loaded."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that shapes an embedding; an index records them and queries must agree."""
+
+    detector: str = "hog"
+    upsample: int = 1
+    jitters: int = 1
+    shrink: int = 800
+    landmarks: str = "5-point"
+    encoder: str = "dlib_face_recognition_resnet_model_v1"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Face:
+    """One face in a photo.
+
+    ``box`` is ``(top, right, bottom, left)`` in the original photo's pixels (the order
+    face_recognition uses); ``embedding`` is ``float32[128]``; ``chip`` is the aligned
+    150x150 RGB crop the encoder saw.
+    """
+
+    box: tuple[int, int, int, int]
+    embedding: np.ndarray
+    chip: np.ndarray
+
+    @property
+    def area(self) -> int:
+        top, right, bottom, left = self.box
+        return (bottom - top) * (right - left)
+
+    def chip_jpeg(self, quality: int = 88) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(self.chip).save(buf, "JPEG", quality=quality)
+        return buf.getvalue()
+
+
+def model_dir() -> Path:
+    """Where face_recognition_models keeps its weight files.
+
+    Found without importing the package: its ``__init__`` imports ``pkg_resources``, which
+    recent setuptools no longer ship.
+    """
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("the face_recognition_models package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def dlib_info() -> dict:
+    """Which dlib is running: its version and whether it was built with BLAS."""
+    import dlib
+
+    return {"version": dlib.__version__, "blas": bool(getattr(dlib, "DLIB_USE_BLAS", False))}
+
+
+def detect(photo: Photo, settings: Settings) -> list[Face]:
+    """Every face in ``photo``: detected on a shrunk copy, encoded from working pixels."""
+    small, factor = shrink(photo.pixels, settings.shrink)
+    if min(small.shape[:2]) < MIN_DETECT_SIDE:
+        return []
+    rects = _detect_rects(small, settings)
+    faces = []
+    for rect in rects:
+        rect = _scale_rect(rect, factor, photo.pixels.shape)
+        if rect is None:
+            continue
+        faces.append(_encode(photo, rect, settings))
+    return faces
+
+
+def largest(faces: list[Face]) -> Face:
+    return max(faces, key=lambda f: f.area)
+
+
+def _detect_rects(pixels: np.ndarray, settings: Settings) -> list:
+    if settings.detector == "cnn":
+        return [d.rect for d in _cnn_detector()(pixels, settings.upsample)]
+    if settings.detector == "hog":
+        return list(_hog_detector()(pixels, settings.upsample))
+    raise ValueError(f"unknown detector {settings.detector!r} (hog or cnn)")
+
+
+def _scale_rect(rect, factor: float, shape: tuple[int, ...]):
+    """The detection rectangle in working pixels, clipped to the photo (None if empty)."""
+    import dlib
+
+    h, w = shape[:2]
+    left = max(0, round(rect.left() * factor))
+    top = max(0, round(rect.top() * factor))
+    right = min(w - 1, round(rect.right() * factor))
+    bottom = min(h - 1, round(rect.bottom() * factor))
+    if right <= left or bottom <= top:
+        return None
+    return dlib.rectangle(left, top, right, bottom)
+
+
+def _encode(photo: Photo, rect, settings: Settings) -> Face:
+    import dlib
+
+    shape = _landmarks()(photo.pixels, rect)
+    chip = dlib.get_face_chip(photo.pixels, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+    embedding = np.asarray(_encoder().compute_face_descriptor(chip, settings.jitters), np.float32)
+    s = photo.scale
+    box = (round(rect.top() * s), round(rect.right() * s), round(rect.bottom() * s),
+           round(rect.left() * s))
+    return Face(box=box, embedding=embedding, chip=chip)
+
+
+def _load(file_name: str, loader):
+    path = model_dir() / file_name
+    if not path.is_file():
+        raise ModelError(f"model file missing: {path}")
+    return loader(str(path))
+
+
+@cache
+def _hog_detector():
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+@cache
+def _cnn_detector():
+    import dlib
+
+    return _load(CNN_FILE, dlib.cnn_face_detection_model_v1)
+
+
+@cache
+def _landmarks():
+    import dlib
+
+    return _load(LANDMARKS_FILE, dlib.shape_predictor)
+
+
+@cache
+def _encoder():
+    import dlib
+
+    return _load(ENCODER_FILE, dlib.face_recognition_model_v1)

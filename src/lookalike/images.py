@@ -1,0 +1,160 @@
+"""Opening photos: the only module that reads image files.
+
+Every photo goes through :func:`load_photo`, which sniffs the real format (a PNG named
+``.jpg`` is common), refuses decompression bombs before decoding, applies the EXIF
+orientation (surviving broken EXIF), converts any mode to 8-bit RGB and caps the working
+resolution so that memory stays bounded whatever the photo's size.  Anything that goes
+wrong becomes one :class:`ImageError` whose message a user understands.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+#: Photos claiming more pixels than this are refused before decoding (decompression bombs).
+DEFAULT_MAX_PIXELS = 150_000_000
+#: Photos are decoded and worked on at no more than this many pixels (faces stay far above
+#: the encoder's 150 px chip); boxes are still reported in the original photo's pixels.
+WORK_PIXELS = 16_000_000
+
+
+class ImageError(Exception):
+    """A photo that cannot be used, with a reason fit to show a user."""
+
+
+@dataclass
+class Photo:
+    """An upright RGB photo ready for face detection.
+
+    ``pixels`` is ``uint8[h, w, 3]`` at working resolution; ``scale`` converts its
+    coordinates to the original (EXIF-rotated) photo's pixels: ``original = work * scale``.
+    """
+
+    pixels: np.ndarray
+    scale: float
+    width: int
+    height: int
+
+
+def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
+    """Open any photo Pillow can read, as an upright RGB array (see module docstring)."""
+    try:
+        with Image.open(path) as img:
+            return _prepare(img, max_pixels)
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError("no such file") from None
+    except IsADirectoryError:
+        raise ImageError("is a directory, not a photo") from None
+    except PermissionError:
+        raise ImageError("permission denied") from None
+    except UnidentifiedImageError:
+        raise ImageError(_unidentified_reason(path)) from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"too many pixels ({e})") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise ImageError(f"corrupt or truncated image ({e})") from None
+    except MemoryError:
+        raise ImageError("not enough memory to decode this image") from None
+
+
+def is_image(path: str | os.PathLike) -> bool:
+    """True if Pillow recognises the file's content as an image (extension ignored)."""
+    try:
+        with Image.open(path):
+            return True
+    except Image.DecompressionBombError:
+        return True  # an image all the same: load_photo will refuse it with a reason
+    except Exception:
+        return False
+
+
+def shrink(pixels: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
+    """A copy no larger than ``longest_side`` px, and the factor back to ``pixels``' coordinates.
+
+    HOG detection costs grow with pixels; it finds the same faces on a copy of about 800 px.
+    """
+    h, w = pixels.shape[:2]
+    longest = max(h, w)
+    if longest_side <= 0 or longest <= longest_side:
+        return pixels, 1.0
+    factor = longest / longest_side
+    size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    small = Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small), w / size[0]
+
+
+def _prepare(img: Image.Image, max_pixels: int) -> Photo:
+    width, height = img.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"too many pixels ({width}x{height}; the limit is {max_pixels:,}, "
+            "raise it with --max-pixels)"
+        )
+    draft_scale = _draft(img)
+    img.load()
+    img = _to_rgb(_upright(img))
+    original = (round(img.width * draft_scale), round(img.height * draft_scale))
+    img, reduce_scale = _reduce(img)
+    return Photo(np.asarray(img), reduce_scale * draft_scale, *original)
+
+
+def _draft(img: Image.Image) -> float:
+    """Let a big JPEG decode at 1/2, 1/4 or 1/8 size (cheap in time and memory)."""
+    if img.format != "JPEG" or img.width * img.height <= WORK_PIXELS:
+        return 1.0
+    w, h = img.size
+    factor = (w * h / WORK_PIXELS) ** 0.5
+    img.draft("RGB", (int(w / factor), int(h / factor)))
+    return w / img.size[0]
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    """Apply EXIF orientation; a photo with broken EXIF is used as stored."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ImageOps.exif_transpose(img)
+    except Exception:
+        return img
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """8-bit RGB from any mode: alpha over white, 16/32-bit grey scaled, CMYK converted."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = arr.max() if arr.size and arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8), "L")
+    if img.mode == "P" or img.mode == "PA":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img if img.mode == "RGB" else img.convert("RGB")
+
+
+def _reduce(img: Image.Image) -> tuple[Image.Image, float]:
+    """Cap the working resolution at WORK_PIXELS (non-JPEG formats cannot draft)."""
+    pixels = img.width * img.height
+    if pixels <= WORK_PIXELS:
+        return img, 1.0
+    factor = int(np.ceil((pixels / WORK_PIXELS) ** 0.5))
+    reduced = img.reduce(factor)
+    return reduced, img.width / reduced.width
+
+
+def _unidentified_reason(path: str | os.PathLike) -> str:
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = -1
+    if size == 0:
+        return "empty file"
+    return "not an image (unknown format)"

@@ -1,0 +1,387 @@
+"""The index: one SQLite file holding every photo seen, its faces and their embeddings.
+
+Tables: ``meta`` (format version and the settings that made the embeddings), ``photos``
+(path, size, mtime, content hash, status, error, person name) and ``faces`` (box, embedding
+as packed float32, whether the face is credited to the photo's person, the aligned chip as
+JPEG).  Writes happen in batches, one transaction each (WAL), so an interrupted run keeps
+every committed batch.  Nothing is ever pickled: embeddings are raw float32 with their size
+checked.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+from .faces import Face, Settings
+
+FORMAT_VERSION = 1
+APP = "lookalike"
+DIM = 128
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS photos (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    size INTEGER,
+    mtime_ns INTEGER,
+    sha1 TEXT,
+    status TEXT NOT NULL,          -- ok | noface | error
+    error TEXT,
+    width INTEGER,
+    height INTEGER
+);
+CREATE INDEX IF NOT EXISTS photos_sha1 ON photos(sha1);
+CREATE INDEX IF NOT EXISTS photos_name ON photos(name);
+CREATE TABLE IF NOT EXISTS faces (
+    id INTEGER PRIMARY KEY,
+    photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+    top INTEGER NOT NULL, right INTEGER NOT NULL, bottom INTEGER NOT NULL, left INTEGER NOT NULL,
+    embedding BLOB NOT NULL,
+    credited INTEGER NOT NULL DEFAULT 0,
+    chip BLOB
+);
+CREATE INDEX IF NOT EXISTS faces_photo ON faces(photo_id);
+"""
+
+
+class IndexFileError(Exception):
+    """The index file cannot be used; the message names the file."""
+
+
+@dataclass
+class PhotoRecord:
+    """What the index keeps about one photo file."""
+
+    path: str
+    name: str
+    size: int | None
+    mtime_ns: int | None
+    sha1: str | None
+    status: str
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class Gallery:
+    """Every indexed face as arrays, for search.
+
+    ``X`` is ``float32[n, 128]``; ``face_ids`` the faces' row ids; ``person`` an int code per
+    face (``-1`` for an uncredited bystander) into ``names``.
+    """
+
+    X: np.ndarray
+    face_ids: np.ndarray
+    person: np.ndarray
+    names: list[str]
+
+
+def default_path() -> Path:
+    """``$LOOKALIKE_INDEX``, else ``index.db`` in the user's data directory."""
+    env = os.environ.get("LOOKALIKE_INDEX")
+    if env:
+        return Path(env)
+    return Path(platformdirs.user_data_dir(APP)) / "index.db"
+
+
+def path_key(path: str) -> str:
+    """A path as stored: always valid UTF-8, even for names that are not (escaped)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def pack(embedding: np.ndarray) -> bytes:
+    return np.ascontiguousarray(embedding, dtype="<f4").tobytes()
+
+
+def unpack(blob: bytes) -> np.ndarray:
+    if not isinstance(blob, bytes) or len(blob) != DIM * 4:
+        raise IndexFileError(f"corrupt embedding ({len(blob) if blob else 0} bytes)")
+    return np.frombuffer(blob, dtype="<f4")
+
+
+class Index:
+    """A lookalike index file. Open with :meth:`open`; use as a context manager."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection):
+        self.path = path
+        self.db = db
+
+    # -- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike | None = None, create: bool = False) -> Index:
+        """Open an index; with ``create``, make it (and its folder) when missing.
+
+        A file that is not a lookalike index (random bytes, another SQLite database, a newer
+        format) is refused with a clear error and never modified.
+        """
+        path = Path(path) if path is not None else default_path()
+        exists = path.exists()
+        if not exists and not create:
+            raise IndexFileError(f"no index at {path} (run `lookalike index DIR` first)")
+        if exists:
+            _check_header(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = sqlite3.connect(path, timeout=30)
+            db.execute("PRAGMA foreign_keys = ON")
+            index = cls(path, db)
+            index._check_or_init(exists)
+        except sqlite3.DatabaseError as e:
+            raise IndexFileError(f"{path} is not a usable lookalike index ({e})") from None
+        return index
+
+    def _check_or_init(self, exists: bool) -> None:
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
+        if exists and tables:
+            if "meta" not in tables:
+                raise IndexFileError(f"{self.path} is an SQLite database, but not a lookalike index")
+            meta = dict(self.db.execute("SELECT key, value FROM meta"))
+            if meta.get("app") != APP:
+                raise IndexFileError(f"{self.path} is an SQLite database, but not a lookalike index")
+            version = int(meta.get("format_version", "0"))
+            if version > FORMAT_VERSION:
+                raise IndexFileError(
+                    f"{self.path} was made by a newer lookalike (format {version}; "
+                    f"this one reads {FORMAT_VERSION}): upgrade lookalike"
+                )
+            return
+        self.db.execute("PRAGMA journal_mode = WAL")
+        with self.db:
+            self.db.executescript(SCHEMA)
+            self._set_meta({"app": APP, "format_version": str(FORMAT_VERSION)})
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the index's writer lock: a second writer is refused, never interleaved."""
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with open(lock_path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise IndexFileError(
+                    f"another `lookalike index` is writing {self.path}; wait for it to finish"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # -- settings ------------------------------------------------------------------------
+    def _set_meta(self, values: dict[str, str]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items()
+        )
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def settings(self) -> Settings | None:
+        raw = self.meta().get("settings")
+        return Settings(**json.loads(raw)) if raw else None
+
+    def set_settings(self, settings: Settings, dlib: dict) -> None:
+        with self.db:
+            self._set_meta({"settings": json.dumps(settings.as_dict()), "dlib": json.dumps(dlib)})
+
+    # -- photos --------------------------------------------------------------------------
+    def stats_by_path(self) -> dict[str, tuple[int | None, int | None]]:
+        """``path -> (size, mtime_ns)`` for every photo: what an incremental run compares."""
+        return {p: (s, m) for p, s, m in self.db.execute("SELECT path, size, mtime_ns FROM photos")}
+
+    def photo_by_hash(self, sha1: str) -> tuple[int, str, int, int] | None:
+        """``(id, status, width, height)`` of a photo with this content, if any."""
+        return self.db.execute(
+            "SELECT id, status, width, height FROM photos WHERE sha1 = ? AND status != 'error' "
+            "LIMIT 1",
+            (sha1,),
+        ).fetchone()
+
+    def faces_of_photo(self, photo_id: int) -> list[tuple]:
+        return self.db.execute(
+            "SELECT top, right, bottom, left, embedding, chip FROM faces WHERE photo_id = ?",
+            (photo_id,),
+        ).fetchall()
+
+    def write(self, items: Iterable[tuple[PhotoRecord, list[Face] | list[tuple]]]) -> None:
+        """Store photos and their faces in one transaction, replacing any older rows.
+
+        Faces are :class:`Face` objects, or rows copied from :meth:`faces_of_photo`.
+        """
+        with self.db:
+            for record, faces in items:
+                self.db.execute("DELETE FROM photos WHERE path = ?", (record.path,))
+                cur = self.db.execute(
+                    "INSERT INTO photos(path, name, size, mtime_ns, sha1, status, error, width,"
+                    " height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.path, record.name, record.size, record.mtime_ns, record.sha1,
+                     record.status, record.error, record.width, record.height),
+                )
+                rows = [_face_row(f) for f in faces]
+                self.db.executemany(
+                    "INSERT INTO faces(photo_id, top, right, bottom, left, embedding, chip)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(cur.lastrowid, *row) for row in rows],
+                )
+
+    def touch(self, path: str, size: int, mtime_ns: int) -> None:
+        """Record a new size/mtime for a photo whose content did not change."""
+        with self.db:
+            self.db.execute(
+                "UPDATE photos SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path)
+            )
+
+    def paths_under(self, root: str) -> list[str]:
+        prefix = root.rstrip("/") + "/"
+        rows = self.db.execute(
+            "SELECT path FROM photos WHERE substr(path, 1, ?) = ?", (len(prefix), prefix)
+        )
+        return [r[0] for r in rows]
+
+    def remove(self, paths: Iterable[str]) -> set[str]:
+        """Drop photos (and their faces); returns the person names they belonged to."""
+        names = set()
+        with self.db:
+            for path in paths:
+                row = self.db.execute(
+                    "DELETE FROM photos WHERE path = ? RETURNING name", (path,)
+                ).fetchone()
+                if row:
+                    names.add(row[0])
+        return names
+
+    # -- people --------------------------------------------------------------------------
+    def faces_of_person(self, name: str) -> list[tuple[int, int, int, bytes]]:
+        """``(face_id, photo_id, area, embedding)`` for every face in ``name``'s photos."""
+        return self.db.execute(
+            "SELECT f.id, f.photo_id, (f.bottom - f.top) * (f.right - f.left), f.embedding "
+            "FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.name = ? ORDER BY f.id",
+            (name,),
+        ).fetchall()
+
+    def uncredited_names(self) -> list[str]:
+        """People with a photo whose faces are all uncredited (crediting was cut short)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT p.name FROM photos p WHERE p.status = 'ok' AND NOT EXISTS "
+            "(SELECT 1 FROM faces f WHERE f.photo_id = p.id AND f.credited)"
+        )
+        return [r[0] for r in rows]
+
+    def set_credited(self, name: str, face_ids: Iterable[int]) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE faces SET credited = 0 WHERE photo_id IN "
+                "(SELECT id FROM photos WHERE name = ?)",
+                (name,),
+            )
+            self.db.executemany(
+                "UPDATE faces SET credited = 1 WHERE id = ?", [(int(i),) for i in face_ids]
+            )
+
+    # -- search --------------------------------------------------------------------------
+    def gallery(self) -> Gallery:
+        """All faces as one matrix, read in one consistent snapshot."""
+        with self.db:
+            rows = self.db.execute(
+                "SELECT f.id, f.embedding, CASE WHEN f.credited THEN p.name END "
+                "FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.id"
+            ).fetchall()
+        names: dict[str, int] = {}
+        person = np.array(
+            [-1 if n is None else names.setdefault(n, len(names)) for _, _, n in rows], np.int32
+        )
+        blob = b"".join(r[1] for r in rows)
+        if len(blob) != len(rows) * DIM * 4:
+            raise IndexFileError(f"{self.path} holds a corrupt embedding")
+        X = np.frombuffer(blob, dtype="<f4").reshape(len(rows), DIM)
+        ids = np.array([r[0] for r in rows], np.int64)
+        return Gallery(X=X, face_ids=ids, person=person, names=list(names))
+
+    def describe_faces(self, face_ids: Iterable[int]) -> dict[int, dict]:
+        """Name, photo path and box of each face id (for showing results)."""
+        out = {}
+        for fid, name, credited, path, top, right, bottom, left in self.db.execute(
+            "SELECT f.id, p.name, f.credited, p.path, f.top, f.right, f.bottom, f.left "
+            "FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id IN (SELECT value FROM "
+            "json_each(?))",
+            (json.dumps([int(i) for i in face_ids]),),
+        ):
+            out[fid] = {
+                "name": name if credited else None,
+                "photo_name": name,
+                "path": path,
+                "box": [top, right, bottom, left],
+            }
+        return out
+
+    def chip(self, face_id: int) -> bytes | None:
+        row = self.db.execute("SELECT chip FROM faces WHERE id = ?", (face_id,)).fetchone()
+        return row[0] if row else None
+
+    def person_face_ids(self, name: str) -> list[int]:
+        rows = self.db.execute(
+            "SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id "
+            "WHERE p.name = ? AND f.credited",
+            (name,),
+        )
+        return [r[0] for r in rows]
+
+    # -- reporting -----------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        one = self.db.execute
+        by_status = dict(one("SELECT status, count(*) FROM photos GROUP BY status").fetchall())
+        return {
+            "photos": sum(by_status.values()),
+            "faces": one("SELECT count(*) FROM faces").fetchone()[0],
+            "people": one(
+                "SELECT count(DISTINCT p.name) FROM faces f JOIN photos p ON p.id = f.photo_id "
+                "WHERE f.credited"
+            ).fetchone()[0],
+            "photos_without_face": by_status.get("noface", 0),
+            "unreadable_photos": by_status.get("error", 0),
+        }
+
+    def problems(self) -> list[tuple[str, str, str | None]]:
+        """``(path, status, error)`` for photos without a face or unreadable."""
+        return self.db.execute(
+            "SELECT path, status, error FROM photos WHERE status != 'ok' ORDER BY path"
+        ).fetchall()
+
+
+def _face_row(face: Face | tuple) -> tuple:
+    if isinstance(face, Face):
+        return (*face.box, pack(face.embedding), face.chip_jpeg())
+    return tuple(face)
+
+
+def _check_header(path: Path) -> None:
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise IndexFileError(f"cannot read index {path}: {e.strerror}") from None
+    if head and head != SQLITE_MAGIC:
+        raise IndexFileError(f"{path} is not a lookalike index (not an SQLite file)")

@@ -1,0 +1,342 @@
+"""Indexing a folder: walk it, decide what needs encoding, encode in a process pool, store.
+
+dlib runs each call on one core, so photos are spread over a pool of worker processes;
+results come back to this process, which alone writes the index, one committed batch at a
+time: Ctrl-C, SIGTERM or a crash loses at most the batch in flight.  A second run encodes
+only what changed: same size and mtime is unchanged; otherwise the content hash decides
+(a moved or copied photo reuses its stored faces).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from . import faces as facelib
+from .faces import Face, Settings
+from .images import DEFAULT_MAX_PIXELS, ImageError, is_image, load_photo
+from .index import Index, IndexFileError, PhotoRecord, path_key, unpack
+from .people import credit
+
+#: Files with these extensions are reported when they cannot be read; any other file that
+#: is not an image is skipped silently (and counted).
+IMAGE_EXTENSIONS = {
+    ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff",
+    ".heic", ".heif", ".avif",
+}
+BATCH_SIZE = 32
+BATCH_SECONDS = 2.0
+
+
+@dataclass
+class Summary:
+    """What one indexing run did."""
+
+    root: str
+    photos: int = 0
+    encoded: int = 0
+    unchanged: int = 0
+    reused: int = 0
+    removed: int = 0
+    faces: int = 0
+    other_files: int = 0
+    no_face: list[str] = field(default_factory=list)
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    def as_dict(self) -> dict:
+        return {
+            "root": self.root,
+            "photos": self.photos,
+            "encoded": self.encoded,
+            "unchanged": self.unchanged,
+            "reused": self.reused,
+            "removed": self.removed,
+            "faces": self.faces,
+            "other_files": self.other_files,
+            "no_face": self.no_face,
+            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+            "seconds": round(self.seconds, 3),
+            "interrupted": self.interrupted,
+        }
+
+
+@dataclass
+class Job:
+    path: str  # as on disk (may hold undecodable bytes as surrogates)
+    key: str  # as stored in the index
+    name: str
+    size: int
+    mtime_ns: int
+    sha1: str | None = None
+
+
+@dataclass
+class Result:
+    job: Job
+    status: str  # ok | noface | error | other
+    faces: list[Face] = field(default_factory=list)
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+def person_name(root: str, path: str) -> str:
+    """``root/<person>/x.jpg`` belongs to ``<person>``; ``root/obama.jpg`` to ``obama``."""
+    parent = os.path.dirname(path)
+    if os.path.normpath(parent) == os.path.normpath(root):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        return path_key(stem)
+    return path_key(os.path.basename(parent))
+
+
+def index_folder(
+    root: str | os.PathLike,
+    index: Index,
+    settings: Settings,
+    jobs: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool = True,
+) -> Summary:
+    """Bring ``index`` up to date with the photos under ``root`` (see module docstring)."""
+    started = time.monotonic()
+    root = os.path.abspath(os.fspath(root))
+    if not os.path.isdir(root):
+        raise IndexFileError(f"no such folder: {root}")
+    summary = Summary(root=path_key(root))
+    with index.writer():
+        _check_settings(index, settings)
+        todo, seen = _plan(root, index, summary)
+        touched: set[str] = set()
+        results = _encode_all(todo, settings, jobs, max_pixels, progress)
+        try:
+            with _sigterm_interrupts(), closing(results):
+                for batch in _batches(results):
+                    _store(index, batch, summary, touched)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        if not summary.interrupted:
+            gone = set(index.paths_under(root)) - seen
+            touched |= index.remove(gone)
+            summary.removed = len(gone)
+        _credit(index, touched)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _check_settings(index: Index, settings: Settings) -> None:
+    stored = index.settings()
+    if stored is None:
+        index.set_settings(settings, facelib.dlib_info())
+    elif stored != settings:
+        raise IndexFileError(settings_mismatch(index, stored, settings))
+
+
+def settings_mismatch(index: Index, stored: Settings, wanted: Settings) -> str:
+    diff = ", ".join(
+        f"{k}={v} (index: {stored.as_dict()[k]})"
+        for k, v in wanted.as_dict().items()
+        if stored.as_dict()[k] != v
+    )
+    return f"{index.path} was built with other settings: {diff}; use a new --index"
+
+
+def _walk(root: str) -> Iterator[tuple[str, os.stat_result | OSError]]:
+    """Every file under ``root`` with its stat (or the error); symlinked folders not followed."""
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            try:
+                yield path, os.stat(path)
+            except OSError as e:
+                yield path, e
+
+
+def _plan(root: str, index: Index, summary: Summary) -> tuple[list[Job], set[str]]:
+    """The files that need encoding, and the keys of every photo seen under ``root``."""
+    known = index.stats_by_path()
+    prehash = bool(known)  # only an index with photos can hold a moved one
+    todo, seen, reuse = [], set(), []
+    for path, st in _walk(root):
+        key = path_key(path)
+        if isinstance(st, OSError):
+            if _looks_like_image(path):
+                reason = st.strerror or str(st)
+                seen.add(key)
+                summary.photos += 1
+                summary.unreadable.append((key, reason))
+                reuse.append((_error_record(root, path, key, reason), []))
+            continue
+        if not _looks_like_image(path) and not is_image(path):
+            summary.other_files += 1
+            continue
+        seen.add(key)
+        summary.photos += 1
+        if known.get(key) == (st.st_size, st.st_mtime_ns):
+            summary.unchanged += 1
+            continue
+        job = Job(path, key, person_name(root, path), st.st_size, st.st_mtime_ns)
+        if prehash and (found := _reusable(index, job)):
+            reuse.append(found)
+            summary.reused += 1
+            continue
+        todo.append(job)
+    if reuse:
+        index.write(reuse)
+    return todo, seen
+
+
+def _reusable(index: Index, job: Job) -> tuple[PhotoRecord, list[tuple]] | None:
+    """A photo with the same content already indexed (moved, copied, or only touched)."""
+    try:
+        job.sha1 = file_hash(job.path)
+    except OSError:
+        return None
+    hit = index.photo_by_hash(job.sha1)
+    if hit is None:
+        return None
+    photo_id, status, width, height = hit
+    record = PhotoRecord(job.key, job.name, job.size, job.mtime_ns, job.sha1, status,
+                         None, width, height)
+    return record, index.faces_of_photo(photo_id)
+
+
+def _error_record(root: str, path: str, key: str, reason: str) -> PhotoRecord:
+    return PhotoRecord(key, person_name(root, path), None, None, None, "error", reason)
+
+
+def _looks_like_image(path: str) -> bool:
+    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+
+
+def file_hash(path: str) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# -- encoding (runs in worker processes) ----------------------------------------------------
+_worker_settings: tuple[Settings, int] | None = None
+
+
+def _init_worker(settings: Settings, max_pixels: int) -> None:
+    """Workers leave Ctrl-C to the parent, which stops them and keeps what is committed."""
+    global _worker_settings
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _worker_settings = (settings, max_pixels)
+
+
+def _work(job: Job) -> Result:
+    settings, max_pixels = _worker_settings
+    return encode_file(job, settings, max_pixels)
+
+
+def encode_file(job: Job, settings: Settings, max_pixels: int) -> Result:
+    """Detect and encode every face of one file; every failure becomes a status."""
+    try:
+        if job.sha1 is None:
+            job.sha1 = file_hash(job.path)
+        photo = load_photo(job.path, max_pixels)
+    except ImageError as e:
+        status = "error" if _looks_like_image(job.path) else "other"
+        return Result(job, status, error=str(e))
+    except OSError as e:
+        return Result(job, "error", error=e.strerror or str(e))
+    found = facelib.detect(photo, settings)
+    return Result(job, "ok" if found else "noface", found, None, photo.width, photo.height)
+
+
+def _encode_all(todo: list[Job], settings: Settings, jobs: int | None, max_pixels: int,
+                progress: bool) -> Iterator[Result]:
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    bar = tqdm(total=len(todo), unit="photo", disable=None if progress else True, leave=False)
+    with bar:
+        if jobs == 1 or len(todo) <= 1:
+            for job in todo:
+                yield encode_file(job, settings, max_pixels)
+                bar.update()
+            return
+        pool = multiprocessing.Pool(jobs, _init_worker, (settings, max_pixels))
+        try:
+            for result in pool.imap_unordered(_work, todo):
+                yield result
+                bar.update()
+        finally:
+            pool.terminate()
+            pool.join()
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """While indexing, SIGTERM stops the run the way Ctrl-C does (committed work is kept)."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _batches(results: Iterator[Result]) -> Iterator[list[Result]]:
+    """Group results so each write is one transaction, at least every BATCH_SECONDS."""
+    batch: list[Result] = []
+    last = time.monotonic()
+    for result in results:
+        batch.append(result)
+        if len(batch) >= BATCH_SIZE or time.monotonic() - last >= BATCH_SECONDS:
+            yield batch
+            batch, last = [], time.monotonic()
+    if batch:
+        yield batch
+
+
+def _store(index: Index, batch: list[Result], summary: Summary, touched: set[str]) -> None:
+    items = []
+    for r in batch:
+        j = r.job
+        if r.status == "other":
+            summary.photos -= 1
+            summary.other_files += 1
+            continue
+        record = PhotoRecord(j.key, j.name, j.size, j.mtime_ns, j.sha1, r.status, r.error,
+                             r.width, r.height)
+        items.append((record, r.faces))
+    index.write(items)
+    for r in batch:
+        summary.encoded += r.status != "other"
+        summary.faces += len(r.faces)
+        if r.status == "noface":
+            summary.no_face.append(r.job.key)
+        elif r.status == "error":
+            summary.unreadable.append((r.job.key, r.error or "unreadable"))
+        touched.add(r.job.name)
+
+
+def _credit(index: Index, names: set[str]) -> None:
+    """Re-choose each affected person's credited faces (and any left undone by a crash)."""
+    for name in names | set(index.uncredited_names()):
+        rows = index.faces_of_person(name)
+        if not rows:
+            continue
+        face_ids = np.array([r[0] for r in rows])
+        photo_ids = np.array([r[1] for r in rows])
+        areas = np.array([r[2] for r in rows])
+        X = np.stack([unpack(r[3]) for r in rows])
+        index.set_credited(name, face_ids[credit(photo_ids, areas, X)])

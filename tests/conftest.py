@@ -1,0 +1,33 @@
+"""Shared fixtures: the real photos in ../shared/data and one indexed celebs5 gallery."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from lookalike import api
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("LOOKALIKE_TEST_DATA", ROOT.parent / "shared" / "data"))
+EXAMPLES = DATA / "examples"
+CELEBS = DATA / "celebs5"
+
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"no test photos at {DATA}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_index(tmp_path, monkeypatch):
+    """No test ever touches the user's real index."""
+    monkeypatch.setenv("LOOKALIKE_INDEX", str(tmp_path / "default-index.db"))
+
+
+@pytest.fixture(scope="session")
+def celebs_index(tmp_path_factory) -> Path:
+    """celebs5/gallery indexed once for the whole session (read-only for tests)."""
+    if not DATA.is_dir():
+        pytest.skip(f"no test photos at {DATA}")
+    path = tmp_path_factory.mktemp("celebs") / "celebs.db"
+    api.index(CELEBS / "gallery", path, jobs=2)
+    return path
