@@ -201,7 +201,7 @@ class Index:
 
     def settings(self) -> Settings | None:
         raw = self.meta().get("settings")
-        return Settings(**json.loads(raw)) if raw else None
+        return Settings.from_dict(json.loads(raw)) if raw else None
 
     def set_settings(self, settings: Settings, dlib: dict) -> None:
         with self.db:
