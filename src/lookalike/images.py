@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +46,7 @@ class Photo:
 def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
     """Open any photo Pillow can read, as an upright RGB array (see module docstring)."""
     try:
-        with Image.open(path) as img:
+        with _pixel_limit(max_pixels), Image.open(path) as img:
             return _prepare(img, max_pixels)
     except ImageError:
         raise
@@ -56,8 +58,8 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageError("permission denied") from None
     except UnidentifiedImageError:
         raise ImageError(_unidentified_reason(path)) from None
-    except Image.DecompressionBombError as e:
-        raise ImageError(f"too many pixels ({e})") from None
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(f"over {2 * max_pixels:,}", max_pixels) from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"corrupt or truncated image ({e})") from None
     except MemoryError:
@@ -67,12 +69,37 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 def is_image(path: str | os.PathLike) -> bool:
     """True if Pillow recognises the file's content as an image (extension ignored)."""
     try:
-        with Image.open(path):
+        with warnings.catch_warnings(), Image.open(path):
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             return True
     except Image.DecompressionBombError:
         return True  # an image all the same: load_photo will refuse it with a reason
     except Exception:
         return False
+
+
+@contextmanager
+def _pixel_limit(max_pixels: int) -> Iterator[None]:
+    """Pillow's decompression-bomb guard at the user's limit instead of its fixed one.
+
+    Pillow checks the header's size on open, before decoding: it warns above its limit
+    (ignored here: :func:`_prepare` refuses those with the photo's size in the message) and
+    raises above twice the limit.  The global is restored after the open.
+    """
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _too_many_pixels(size: str, max_pixels: int) -> ImageError:
+    return ImageError(
+        f"too many pixels ({size}; the limit is {max_pixels:,}, raise it with --max-pixels)"
+    )
 
 
 def shrink(pixels: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
@@ -93,10 +120,7 @@ def shrink(pixels: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
 def _prepare(img: Image.Image, max_pixels: int) -> Photo:
     width, height = img.size
     if width * height > max_pixels:
-        raise ImageError(
-            f"too many pixels ({width}x{height}; the limit is {max_pixels:,}, "
-            "raise it with --max-pixels)"
-        )
+        raise _too_many_pixels(f"{width}x{height}", max_pixels)
     draft_scale = _draft(img)
     img.load()
     img = _to_rgb(_upright(img))
