@@ -68,6 +68,13 @@ class Settings:
         return cls(**{**LEGACY, **values})
 
 
+#: ``--quality``: the default keeps the speed targets; "best" spends more time per face.
+QUALITY = {
+    "default": Settings(),
+    "best": Settings(fallback="cnn", mirror=True),
+}
+
+
 @dataclass
 class Face:
     """One face in a photo.

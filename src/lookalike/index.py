@@ -349,6 +349,21 @@ class Index:
         )
         return [r[0] for r in rows]
 
+    def photo_faces(self, root: str) -> Iterator[tuple]:
+        """``(path, status, width, height, box or None, embedding or None)`` for every photo
+        under ``root``, one row per face (a photo without one: one row, no box)."""
+        prefix = root.rstrip("/") + "/"
+        rows = self.db.execute(
+            "SELECT p.path, p.status, p.width, p.height, f.top, f.right, f.bottom, f.left,"
+            " f.embedding FROM photos p LEFT JOIN faces f ON f.photo_id = p.id"
+            " WHERE substr(p.path, 1, ?) = ? ORDER BY p.path, f.id",
+            (len(prefix), prefix),
+        )
+        for path, status, width, height, *box, blob in rows:
+            found = blob is not None
+            yield (path, status, width, height, box if found else None,
+                   unpack(blob) if found else None)
+
     # -- reporting -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
         one = self.db.execute

@@ -1,0 +1,379 @@
+"""Accuracy on LFW through lookalike's own indexer: verification and identification.
+
+Verification, the standard protocol: View 2 (``pairs.txt``) is 10 folds of 300 same-person
+and 300 different-person pairs; each fold is scored at the threshold that is best on the
+other 9, and the result is the mean ± standard deviation over the folds.  ``--view dev``
+scores View 1 instead: the threshold is chosen on ``pairsDevTrain.txt`` and checked on
+``pairsDevTest.txt``; options and tolerances are chosen there, never on View 2.
+
+Identification: the first photo of each of LFW's 5,749 people is the gallery; up to 3 other
+photos of each person who has them are the probes.  Rank-1 (rank-5): the probe's own person
+is the nearest (among the 5 nearest) in the gallery.
+
+Each photo's face is the one nearest the photo's centre (LFW centres the person named;
+``--choose largest`` takes the largest instead).  A photo in which no face is found is an
+error in every pair and probe it is in, never skipped.
+
+Photos are encoded by ``lookalike index`` (:func:`lookalike.api.index`) into one index per
+settings in ``--cache``, so a rerun encodes nothing; View 1 indexes only its own photos
+(through a folder of links), everything else indexes all of LFW.
+
+    python bench/lfw.py --lfw ../shared/data/lfw                  # View 2 + identification
+    python bench/lfw.py --lfw ../shared/data/lfw --view dev --mirror
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lookalike import api, search
+from lookalike.faces import QUALITY, Settings
+from lookalike.gallery import DEFAULT_CACHE, PhotoFaces, cached_index, nearest_centre, photo_faces
+from lookalike.index import Index
+
+ROOT = Path(__file__).resolve().parents[1]
+METRICS = ("l2", "l1", "cosine")
+PROBES_PER_PERSON = 3
+
+
+@dataclass
+class Pair:
+    a: str  # photo path relative to images/
+    b: str
+    same: bool
+    fold: int
+
+
+def photo(name: str, number: str) -> str:
+    return f"{name}/{name}_{int(number):04d}.jpg"
+
+
+def read_pairs(path: Path) -> list[Pair]:
+    """A pairs file: a header line, then folds of same-person lines and different-person lines."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split()
+    folds, per_fold = (int(header[0]), int(header[1])) if len(header) == 2 else (1, int(header[0]))
+    pairs = []
+    for i, line in enumerate(lines[1 : 1 + 2 * folds * per_fold]):
+        f = line.split("\t")
+        same = len(f) == 3
+        a, b = (
+            (photo(f[0], f[1]), photo(f[0], f[2]))
+            if same
+            else (photo(f[0], f[1]), photo(f[2], f[3]))
+        )
+        pairs.append(Pair(a, b, same, i // (2 * per_fold)))
+    return pairs
+
+
+def identification_sets(lfw: Path) -> tuple[list[str], list[str]]:
+    """Gallery (photo 1 of every person) and probes (photos 2-4 of those who have them)."""
+    gallery, probes = [], []
+    for line in (lfw / "lfw-names.txt").read_text().split("\n"):
+        if not line.strip():
+            continue
+        name, count = line.split()
+        gallery.append(photo(name, "1"))
+        last = min(int(count), PROBES_PER_PERSON + 1)
+        probes += [photo(name, str(n)) for n in range(2, last + 1)]
+    return gallery, probes
+
+
+# -- encoding -------------------------------------------------------------------------------
+def link_folder(lfw: Path, photos: set[str], cache: Path, label: str) -> Path:
+    """A folder of links to just these photos, laid out as LFW's images/ is."""
+    root = cache / f"links-{label}"
+    for rel in photos:
+        link = root / rel
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to((lfw / "images" / rel).resolve())
+    return root
+
+
+def encode(
+    root: Path, settings: Settings, cache: Path, jobs: int | None, choose: Callable = nearest_centre
+) -> dict:
+    """Index ``root`` with ``settings`` (incrementally); faces per photo and encoding time."""
+    db = cached_index(cache, settings)
+    log = db.with_suffix(".runs.json")
+    runs = json.loads(log.read_text()) if log.exists() else []
+    summary = api.index(root, db, settings, jobs, progress=True)
+    if summary.encoded:
+        runs.append(
+            {
+                "root": str(root),
+                "encoded": summary.encoded,
+                "seconds": round(summary.seconds, 1),
+                "jobs": jobs or os.cpu_count(),
+            }
+        )
+        log.write_text(json.dumps(runs, indent=1))
+    with Index.open(db) as idx:
+        found = photo_faces(idx, root, choose)
+    encoded = sum(r["encoded"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    return {
+        "db": str(db),
+        "faces": found,
+        "encoded": encoded,
+        "seconds": seconds,
+        "now_encoded": summary.encoded,
+    }
+
+
+def largest(boxes: list[list[int]], width: int, height: int) -> int:
+    """Index of the largest box (face_recognition's habit), for comparison with the centred."""
+
+    def area(box: list[int]) -> int:
+        top, right, bottom, left = box
+        return (bottom - top) * (right - left)
+
+    return max(range(len(boxes)), key=lambda i: area(boxes[i]))
+
+
+# -- scoring --------------------------------------------------------------------------------
+def pair_distances(
+    pairs: list[Pair], faces: dict[str, PhotoFaces], metric: str, dtype: type = np.float32
+) -> np.ndarray:
+    """Distance of each pair; NaN where a photo has no face (always an error)."""
+    d = np.full(len(pairs), np.nan)
+    for i, p in enumerate(pairs):
+        fa, fb = faces[p.a], faces[p.b]
+        if fa.embedding is not None and fb.embedding is not None:
+            a, b = (np.asarray(f.embedding, dtype).astype(np.float32) for f in (fa, fb))
+            d[i] = search.distance(a, b, metric)
+    return d
+
+
+def best_threshold(d: np.ndarray, same: np.ndarray) -> float:
+    """The threshold (same person when ``d <= t``) with the most right answers."""
+    ok = ~np.isnan(d)
+    order = np.argsort(d[ok], kind="stable")
+    ds, ss = d[ok][order], same[ok][order]
+    # right answers when the first k (nearest) pairs are called "same": k = 0..n
+    right = np.concatenate([[0], np.cumsum(ss)]) + np.concatenate(
+        [[(~ss).sum()], (~ss).sum() - np.cumsum(~ss)]
+    )
+    k = int(np.argmax(right))
+    if k == 0:
+        return float(ds[0]) - 1e-6
+    return float(ds[k - 1] + ds[k]) / 2 if k < len(ds) else float(ds[-1]) + 1e-6
+
+
+def accuracy(d: np.ndarray, same: np.ndarray, t: float) -> float:
+    with np.errstate(invalid="ignore"):
+        called_same = d <= t
+    return float(np.mean(~np.isnan(d) & (called_same == same)))
+
+
+def ten_fold(d: np.ndarray, same: np.ndarray, folds: np.ndarray) -> tuple[float, float, list]:
+    """Mean and std of each fold's accuracy at the threshold best on the other folds."""
+    accs, thresholds = [], []
+    for f in np.unique(folds):
+        train = folds != f
+        t = best_threshold(d[train], same[train])
+        thresholds.append(t)
+        accs.append(accuracy(d[~train], same[~train], t))
+    return float(np.mean(accs)), float(np.std(accs)), thresholds
+
+
+def identify(
+    gallery: list[str], probes: list[str], faces: dict[str, PhotoFaces], dtype: type = np.float32
+) -> dict:
+    """Rank-1 and rank-5 over the probes; a probe or gallery photo without a face misses."""
+    person = [rel.split("/")[0] for rel in gallery]
+    kept = [i for i, rel in enumerate(gallery) if faces[rel].embedding is not None]
+    X = np.stack([faces[gallery[i]].embedding for i in kept]).astype(dtype).astype(np.float32)
+    code = {person[i]: n for n, i in enumerate(kept)}
+    ranks = []
+    for rel in probes:
+        own = code.get(rel.split("/")[0])
+        f = faces[rel]
+        if own is None or f.embedding is None:
+            ranks.append(np.inf)
+            continue
+        d = search.distances(X, np.asarray(f.embedding, dtype).astype(np.float32))
+        ranks.append(int(np.sum(d < d[own])) + 1)
+    ranks = np.array(ranks)
+    return {
+        "gallery": len(gallery),
+        "probes": len(probes),
+        "rank1": float(np.mean(ranks <= 1)),
+        "rank5": float(np.mean(ranks <= 5)),
+    }
+
+
+# -- the run --------------------------------------------------------------------------------
+def photo_counts(faces: dict[str, PhotoFaces], photos: set[str]) -> dict:
+    return {
+        "photos": len(photos),
+        "no_face": sorted(p for p in photos if faces[p].count == 0),
+        "several_faces": sum(faces[p].count > 1 for p in photos),
+    }
+
+
+def verification(
+    pairs: list[Pair], faces: dict[str, PhotoFaces], view: str, dtype: type = np.float32
+) -> dict:
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    out = {}
+    for metric in METRICS:
+        d = pair_distances(pairs, faces, metric, dtype)
+        if view == "dev":
+            train = folds == 0
+            t = best_threshold(d[train], same[train])
+            out[metric] = {
+                "threshold": t,
+                "train": accuracy(d[train], same[train], t),
+                "test": accuracy(d[~train], same[~train], t),
+            }
+        else:
+            mean, std, ts = ten_fold(d, same, folds)
+            out[metric] = {"mean": mean, "std": std, "threshold": float(np.median(ts))}
+    return out
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    chosen = {
+        k: getattr(args, k)
+        for k in ("upsample", "jitters", "fallback", "mirror", "padding")
+        if getattr(args, k) is not None
+    }
+    return dataclasses.replace(QUALITY[args.quality], **chosen)
+
+
+def run(args: argparse.Namespace) -> dict:
+    lfw, cache = args.lfw, args.cache
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = settings_from(args)
+    if args.view == "dev":
+        pairs = read_pairs(lfw / "pairsDevTrain.txt") + [
+            dataclasses.replace(p, fold=1) for p in read_pairs(lfw / "pairsDevTest.txt")
+        ]
+        photos = {x for p in pairs for x in (p.a, p.b)}
+        root = link_folder(lfw, photos, cache, "view1")
+    else:
+        pairs = read_pairs(lfw / "pairs.txt")
+        gallery, probes = identification_sets(lfw)
+        photos = {x for p in pairs for x in (p.a, p.b)} | set(gallery) | set(probes)
+        root = lfw / "images"
+    started = time.monotonic()
+    enc = encode(
+        root, settings, cache, args.jobs, largest if args.choose == "largest" else nearest_centre
+    )
+    faces = enc["faces"]
+    missing = photos - faces.keys()
+    if missing:
+        sys.exit(f"{len(missing)} photos of the protocol are not in {root}: {sorted(missing)[:3]}")
+    pair_photos = {x for p in pairs for x in (p.a, p.b)}
+    result = {
+        "view": args.view,
+        "choose": args.choose,
+        "settings": settings.as_dict(),
+        "index": enc["db"],
+        "encode_seconds": enc["seconds"],
+        "encoded": enc["encoded"],
+        "pairs": len(pairs),
+        "folds": len({p.fold for p in pairs}),
+        **photo_counts(faces, pair_photos),
+        "verification": verification(pairs, faces, args.view),
+        "verification_float16": verification(pairs, faces, args.view, np.float16),
+    }
+    if args.view != "dev":
+        result["identification"] = identify(gallery, probes, faces)
+        result["identification_float16"] = identify(gallery, probes, faces, np.float16)
+        result["identification_photos"] = photo_counts(faces, set(gallery) | set(probes))
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+
+
+def report(r: dict) -> str:
+    s = r["settings"]
+    view = (
+        "View 1 (threshold on DevTrain, checked on DevTest)"
+        if r["view"] == "dev"
+        else f"View 2, {r['folds']} folds"
+    )
+    lines = [
+        f"LFW {view}, face: {r['choose']}",
+        "settings: "
+        + ", ".join(
+            f"{k}={v}" for k, v in s.items() if k not in ("landmarks", "encoder", "shrink")
+        ),
+        f"photos:   {r['photos']} in {r['pairs']} pairs; no face found in {len(r['no_face'])}, "
+        f"several faces in {r['several_faces']}",
+        f"encoding: {r['encoded']} photos in {r['encode_seconds']:.0f} s "
+        f"({1000 * r['encode_seconds'] / max(r['encoded'], 1):.0f} ms a photo, wall, all jobs)",
+    ]
+    for name, key in (("float32", "verification"), ("float16", "verification_float16")):
+        for metric, v in r[key].items():
+            if metric != "l2" and name == "float16":
+                continue
+            if r["view"] == "dev":
+                lines.append(
+                    f"{name} {metric:6s}  threshold {v['threshold']:.4f}: "
+                    f"DevTrain {100 * v['train']:.2f}%, DevTest {100 * v['test']:.2f}%"
+                )
+            else:
+                lines.append(
+                    f"{name} {metric:6s}  accuracy {100 * v['mean']:.2f}% "
+                    f"± {100 * v['std']:.2f}  (median threshold {v['threshold']:.4f})"
+                )
+    if "identification" in r:
+        ip = r["identification_photos"]
+        for name, key in (("float32", "identification"), ("float16", "identification_float16")):
+            i = r[key]
+            lines.append(
+                f"{name} identification: {i['probes']} probes, {i['gallery']:,}-person gallery: "
+                f"rank-1 {100 * i['rank1']:.2f}%, rank-5 {100 * i['rank5']:.2f}%"
+            )
+        lines.append(
+            f"          identification photos: {ip['photos']}, no face in "
+            f"{len(ip['no_face'])}, several faces in {ip['several_faces']}"
+        )
+    if r["no_face"]:
+        lines.append("no face: " + " ".join(r["no_face"][:20]))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lfw", type=Path, default=ROOT.parent / "shared" / "data" / "lfw")
+    parser.add_argument("--view", choices=("2", "dev"), default="2")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=DEFAULT_CACHE,
+        help="folder for the indexes, one per settings [%(default)s]",
+    )
+    parser.add_argument("--jobs", type=int)
+    parser.add_argument("--choose", choices=("centre", "largest"), default="centre")
+    parser.add_argument("--quality", choices=tuple(QUALITY), default="default")
+    parser.add_argument("--upsample", type=int)
+    parser.add_argument("--jitters", type=int)
+    parser.add_argument("--fallback", choices=("none", "cnn"))
+    parser.add_argument("--mirror", action=argparse.BooleanOptionalAction)
+    parser.add_argument("--padding", type=float)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    result = run(args)
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
