@@ -52,7 +52,7 @@ class Settings:
     detector: str = "hog"
     upsample: int = 1
     jitters: int = 1
-    shrink: int = 800
+    shrink: int = 640  # longest side of the copy faces are detected on (see images.shrink)
     landmarks: str = "5-point"
     encoder: str = "dlib_face_recognition_resnet_model_v1"
     fallback: str = "none"  # none | cnn: see FALLBACK_SIDE
