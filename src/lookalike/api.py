@@ -17,7 +17,7 @@ import numpy as np
 from . import faces as facelib
 from . import search
 from .faces import Face, Settings
-from .images import DEFAULT_MAX_PIXELS, load_photo
+from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
 from .index import Gallery, Index, IndexFileError
 from .indexer import Summary, index_folder, settings_mismatch
 
@@ -58,8 +58,12 @@ class Query:
 
 def encode(path: str | os.PathLike, settings: Settings = Settings(),
            max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Face]:
-    """Every face in the photo at ``path``, largest first."""
-    found = facelib.detect(load_photo(path, max_pixels), settings)
+    """Every face in the photo at ``path``, largest first; ImageError names the file."""
+    try:
+        photo = load_photo(path, max_pixels)
+    except ImageError as e:
+        raise ImageError(f"{os.fsdecode(path)}: {e}") from None
+    found = facelib.detect(photo, settings)
     return sorted(found, key=lambda f: -f.area)
 
 
@@ -100,7 +104,7 @@ def make_query(idx: Index, query: str, settings: Settings, all_faces: bool = Fal
         code = gallery.names.index(query)
         centroid = gallery.X[gallery.person == code].mean(axis=0)
         return Query(query, [centroid], [None], [None], exclude=query)
-    if not os.path.exists(query):
+    if not os.path.lexists(query):  # a broken link or a link loop is a file: say what is wrong
         raise FileNotFoundError(f"no such photo or indexed person: {query}")
     found = encode(query, settings, max_pixels)
     if not found:

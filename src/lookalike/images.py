@@ -60,7 +60,11 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
         raise ImageError(_unidentified_reason(path)) from None
     except Image.DecompressionBombError:
         raise _too_many_pixels(f"over {2 * max_pixels:,}", max_pixels) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
+    except OSError as e:
+        if e.errno is not None:  # the file system's answer (a symlink loop, an I/O error...)
+            raise ImageError(e.strerror or str(e)) from None
+        raise ImageError(f"corrupt or truncated image ({e})") from None
+    except (SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"corrupt or truncated image ({e})") from None
     except MemoryError:
         raise ImageError("not enough memory to decode this image") from None
