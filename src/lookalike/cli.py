@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from functools import wraps
 
 import click
 
-from . import api, search
+from . import api, export, facemap, maphtml, montage, search
 from .faces import TOLERANCE, ModelError, Settings
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .index import Index, IndexFileError
@@ -48,6 +49,14 @@ max_pixels_option = click.option(
     "--max-pixels", type=click.IntRange(1), default=DEFAULT_MAX_PIXELS, show_default=True,
     help="Refuse photos with more pixels than this (decompression-bomb guard).",
 )
+
+
+def picture_options(f: Callable) -> Callable:
+    """--save/--open: a picture of the faces compared."""
+    f = click.option("--open", "open_picture", is_flag=True,
+                     help="Open the picture in the system viewer (when there is a display).")(f)
+    return click.option("--save", type=click.Path(dir_okay=False),
+                        help="Write a picture of the faces to this file (PNG).")(f)
 
 
 def detection_options(default: bool) -> Callable:
@@ -156,10 +165,11 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
               help="L2 distance under which a match is taken to be the same person.")
 @detection_options(default=False)
 @max_pixels_option
+@picture_options
 @json_option
 @user_errors
 def match_cmd(query, index_path, top, per_face, all_faces, tolerance, model, upsample, jitters,
-              max_pixels, as_json):
+              max_pixels, save, open_picture, as_json):
     """Rank the indexed people nearest to the face in QUERY.
 
     QUERY is a photo, or the name of someone in the index (their own photos are left out).
@@ -167,6 +177,7 @@ def match_cmd(query, index_path, top, per_face, all_faces, tolerance, model, ups
     \b
       lookalike match me.jpg --top 5
       lookalike match obama --faces --json
+      lookalike match me.jpg --save matches.png --open
     """
     wanted = {"detector": model, "upsample": upsample, "jitters": jitters}
     with Index.open(index_path) as idx:
@@ -178,6 +189,8 @@ def match_cmd(query, index_path, top, per_face, all_faces, tolerance, model, ups
         if q.exclude:
             click.echo(f"matching {query}'s mean face; their own photos are left out", err=True)
         matches = api.match_query(idx, q, top, not per_face, tolerance)
+        if save or open_picture:
+            _picture(montage.match_montage(idx, q, matches), save, open_picture, "matches")
     if as_json:
         click.echo(json.dumps([m.as_dict() for m in matches], indent=2))
         return
@@ -185,6 +198,15 @@ def match_cmd(query, index_path, top, per_face, all_faces, tolerance, model, ups
         if len(q.boxes) > 1:
             click.echo(f"\nface {n + 1} at {box}:")
         click.echo(_match_table([m for m in matches if m.query_face == n]))
+
+
+def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
+    """Write a picture (to the temporary folder when only --open asks for one); open it."""
+    written = montage.save(image, path or f"{tempfile.gettempdir()}/lookalike-{name}.png")
+    click.echo(f"picture: {written}", err=True)
+    why_not = montage.show(written) if open_picture else None
+    if why_not:
+        click.echo(f"not opened: {why_not}", err=True)
 
 
 def _match_table(matches: Sequence[api.Match]) -> str:
@@ -214,17 +236,23 @@ def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
               help="Same-person threshold [default: 0.6 for l2; tuned ones for l1, cosine].")
 @detection_options(default=True)
 @max_pixels_option
+@picture_options
 @json_option
 @user_errors
-def distance_cmd(a, b, metric, tolerance, model, upsample, jitters, max_pixels, as_json):
+def distance_cmd(a, b, metric, tolerance, model, upsample, jitters, max_pixels, save,
+                 open_picture, as_json):
     """How far apart the largest faces of photos A and B are, and whether they are one person.
 
     \b
       lookalike distance obama.jpg obama2.jpg
       lookalike distance a.jpg b.jpg --metric cosine --json
+      lookalike distance a.jpg b.jpg --save pair.png
     """
     settings = Settings(detector=model, upsample=upsample, jitters=jitters)
-    result, _, _ = api.distance(a, b, metric, tolerance, settings, max_pixels)
+    result, face_a, face_b = api.distance(a, b, metric, tolerance, settings, max_pixels)
+    if save or open_picture:
+        _picture(montage.pair_montage(result, face_a.chip, face_b.chip), save, open_picture,
+                 "pair")
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -269,6 +297,67 @@ def _settings_line(settings: dict | None) -> str:
     if not settings:
         return "(none yet)"
     return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+@main.command("map")
+@index_option
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the map as a picture (PNG).")
+@click.option("--html", type=click.Path(dir_okay=False),
+              help="Write the map as one self-contained interactive page.")
+@click.option("--method", type=click.Choice(facemap.METHODS), default="pca", show_default=True,
+              help="Projection to 2-D (umap needs the umap-learn package).")
+@click.option("--highlight", metavar="QUERY",
+              help="Mark a photo's face (or an indexed person) and label its nearest people.")
+@click.option("--per-person", is_flag=True, help="One point per person (their mean face).")
+@click.option("--top", "-k", type=click.IntRange(1), default=5, show_default=True,
+              help="How many neighbours of the highlighted face to label.")
+@click.option("--sample", type=click.IntRange(3), default=facemap.DEFAULT_SAMPLE,
+              show_default=True, help="t-SNE and UMAP map a random sample of this many points.")
+@max_pixels_option
+@user_errors
+def map_cmd(index_path, out, html, method, highlight, per_person, top, sample, max_pixels):
+    """Draw every indexed face as a point on a 2-D map of the face space.
+
+    \b
+      lookalike map --out map.png --highlight me.jpg
+      lookalike map --method tsne --html map.html
+    """
+    if not out and not html:
+        raise click.UsageError("say where to write the map: --out map.png and/or --html map.html")
+    with Index.open(index_path) as idx:
+        q = None
+        if highlight:
+            q = api.make_query(idx, highlight, api.index_settings(idx), max_pixels=max_pixels)
+        m = facemap.for_index(idx, method, q, per_person, top, sample)
+        for note in m.notes:
+            click.echo(note, err=True)
+        if out:
+            facemap.draw(m, out)
+            click.echo(out)
+        if html:
+            maphtml.write(m, idx, html)
+            click.echo(html)
+
+
+@main.command("export")
+@click.argument("out", type=click.Path())
+@index_option
+@click.option("--format", "fmt", type=click.Choice(export.FORMATS),
+              help="[default: OUT's suffix (.npz, .csv, .json), else projector]")
+@click.option("--base-url", default="",
+              help="projector: the URL OUT will be served at, for projector_config.json.")
+@user_errors
+def export_cmd(out, index_path, fmt, base_url):
+    """Write every indexed face (name, photo, box, 128-d embedding) to OUT.
+
+    \b
+      lookalike export --format projector DIR    TensorFlow Embedding Projector files
+      lookalike export faces.npz                 or faces.csv, faces.json
+    """
+    with Index.open(index_path) as idx:
+        written = export.write(idx, fmt or export.format_for(out), out, base_url)
+    for path in written:
+        click.echo(path)
 
 
 if __name__ == "__main__":

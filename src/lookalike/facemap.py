@@ -1,0 +1,244 @@
+"""A map of the face space: every indexed face (or person) as one point in two dimensions.
+
+The 128-d embeddings are projected with PCA (linear and instant, even on all of LFW), t-SNE
+(scikit-learn; its cost grows much faster than the number of points, so above ``sample``
+points it maps a random sample that always keeps the query's neighbours) or UMAP (only when
+``umap-learn`` is installed).  The query is projected together with the faces, so it lands
+among them; its nearest neighbours are the nearest in the full 128-d space, not on the map.
+Drawn with matplotlib's Agg renderer (no display needed); :mod:`maphtml` writes the same map
+as an interactive page.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from . import search
+from .api import Query
+from .index import Index
+
+METHODS = ("pca", "tsne", "umap")
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+DEFAULT_SAMPLE = 3000
+#: Up to this many people, each gets a colour and a legend entry.
+MAX_COLOURED = 20
+BYSTANDER = "#b8b8b8"
+ONE_COLOUR = "#4c72b0"
+HIGHLIGHT = "#ffd700"
+
+
+@dataclass
+class Space:
+    """The points to map: embeddings and, per point, the person and the face it shows."""
+
+    X: np.ndarray
+    person: np.ndarray  # code into ``names``; -1: an unnamed bystander
+    names: list[str]
+    face_ids: np.ndarray  # per person: their face nearest to their mean face
+    paths: list[str]
+    unit: str  # "faces" or "people"
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def label(self, i: int) -> str:
+        code = int(self.person[i])
+        return self.names[code] if code >= 0 else "(unnamed)"
+
+    def take(self, rows: np.ndarray) -> Space:
+        return replace(self, X=self.X[rows], person=self.person[rows],
+                       face_ids=self.face_ids[rows], paths=[self.paths[r] for r in rows])
+
+    def colours(self) -> list[str]:
+        """A colour per person code (index ``-1``, the last, is the bystanders')."""
+        shown = len(np.unique(self.person[self.person >= 0]))
+        if shown > MAX_COLOURED:
+            return [ONE_COLOUR] * len(self.names) + [BYSTANDER]
+        from matplotlib import colormaps
+        from matplotlib.colors import to_hex
+
+        palette = [to_hex(c) for c in colormaps["tab20"].colors]
+        return [palette[i % len(palette)] for i in range(len(self.names))] + [BYSTANDER]
+
+    @property
+    def coloured(self) -> bool:
+        return len(set(self.colours())) > 2
+
+
+def face_space(idx: Index) -> Space:
+    """Every indexed face, bystanders included."""
+    g = idx.gallery()
+    info = idx.describe_faces(g.face_ids)
+    paths = [info[int(f)]["path"] for f in g.face_ids]
+    return Space(g.X, g.person, g.names, g.face_ids, paths, "faces")
+
+
+def people_space(idx: Index) -> Space:
+    """One point per person: the mean of their faces."""
+    g = idx.gallery()
+    X = np.zeros((len(g.names), g.X.shape[1]), np.float32)
+    face_ids = np.zeros(len(g.names), np.int64)
+    for code in range(len(g.names)):
+        rows = np.flatnonzero(g.person == code)
+        X[code] = g.X[rows].mean(axis=0)
+        face_ids[code] = g.face_ids[rows[np.argmin(search.distances(g.X[rows], X[code]))]]
+    info = idx.describe_faces(face_ids)
+    paths = [info[int(f)]["path"] for f in face_ids]
+    return Space(X, np.arange(len(g.names), dtype=np.int32), g.names, face_ids, paths, "people")
+
+
+@dataclass
+class FaceMap:
+    """Points placed in 2-D, with the query and its nearest neighbours when there is one."""
+
+    space: Space
+    xy: np.ndarray
+    method: str
+    axes: tuple[str, str]
+    total: int  # points before sampling
+    notes: list[str] = field(default_factory=list)
+    query: str | None = None
+    query_xy: np.ndarray | None = None
+    neighbours: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    distances: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def query_name(self) -> str:
+        """The query's file name (or person), shortened to fit beside a point."""
+        name = os.path.basename(self.query or "")
+        return name if len(name) <= 32 else name[:14] + "..." + name[-15:]
+
+    @property
+    def title(self) -> str:
+        people = len(np.unique(self.space.person[self.space.person >= 0]))
+        what = f"{len(self.space)} {self.space.unit}"
+        if self.space.unit == "faces":
+            what += f" of {people} people"
+        return f"{what}, {METHOD_NAMES[self.method]} of the 128-d face embeddings"
+
+
+def for_index(idx: Index, method: str = "pca", query: Query | None = None,
+              per_person: bool = False, top: int = 5, sample: int = DEFAULT_SAMPLE) -> FaceMap:
+    """The map of an index: its faces, or its people with ``per_person``."""
+    space = people_space(idx) if per_person else face_space(idx)
+    return build(space, method, query, top, sample)
+
+
+def build(space: Space, method: str = "pca", query: Query | None = None, top: int = 5,
+          sample: int = DEFAULT_SAMPLE, seed: int = 0) -> FaceMap:
+    """Project ``space`` to 2-D (a sample of it for t-SNE/UMAP), the query's face with it."""
+    if method not in METHODS:
+        raise ValueError(f"unknown map method {method!r} (one of {', '.join(METHODS)})")
+    if len(space) < 3:
+        raise ValueError(f"a map needs at least 3 {space.unit} in the index; it has {len(space)}")
+    nbrs, dist = _neighbours(space, query, top)
+    total, notes = len(space), []
+    if method != "pca" and len(space) > sample:
+        rows = _sample(len(space), sample, nbrs, seed)
+        notes.append(f"{METHOD_NAMES[method]} of {sample} {space.unit} drawn at random from "
+                     f"{total} (--sample N to change; PCA maps them all)")
+        space, nbrs = space.take(rows), np.searchsorted(rows, nbrs)
+    X = space.X if query is None else np.vstack([space.X, query.embeddings[0][None, :]])
+    xy, axes = project(X, method, seed)
+    out = FaceMap(space, xy[: len(space)], method, axes, total, notes)
+    if query is not None:
+        out.query, out.query_xy = query.label, xy[-1]
+        out.neighbours, out.distances = nbrs, dist
+    return out
+
+
+def _neighbours(space: Space, query: Query | None, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The query's nearest points, one per person, in the full embedding space."""
+    if query is None:
+        return np.zeros(0, np.int64), np.zeros(0)
+    d = search.distances(space.X, query.embeddings[0])
+    if query.exclude in space.names:
+        d[space.person == space.names.index(query.exclude)] = np.inf
+    rows = search.top_k_per_person(d, space.person, top)
+    return rows, d[rows]
+
+
+def _sample(n: int, size: int, keep: np.ndarray, seed: int) -> np.ndarray:
+    """``size`` sorted row numbers out of ``n``, chosen at random, ``keep`` among them."""
+    rest = np.setdiff1d(np.arange(n), keep)
+    chosen = np.random.default_rng(seed).choice(rest, size - len(keep), replace=False)
+    return np.sort(np.concatenate([keep, chosen]))
+
+
+def project(X: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, tuple[str, str]]:
+    """2-D coordinates of the rows of ``X`` and the names of the two axes."""
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=seed)
+        xy = pca.fit_transform(X)
+        share = pca.explained_variance_ratio_ * 100
+        return xy, (f"PC1 ({share[0]:.1f}% of variance)", f"PC2 ({share[1]:.1f}%)")
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(30.0, (len(X) - 1) / 3)
+        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                  random_state=seed).fit_transform(X)
+        return xy, ("t-SNE 1", "t-SNE 2")
+    return _umap(X, seed), ("UMAP 1", "UMAP 2")
+
+
+def _umap(X: np.ndarray, seed: int) -> np.ndarray:
+    try:
+        import umap
+    except ImportError:
+        raise ValueError("--method umap needs the umap-learn package: "
+                         "pip install umap-learn (or pip install 'lookalike[umap]')") from None
+    reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(X) - 1), random_state=seed)
+    return reducer.fit_transform(X)
+
+
+def draw(m: FaceMap, path: str | os.PathLike) -> None:
+    """The map as a picture (PNG, or any format matplotlib knows from the file name)."""
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(11, 8.5), dpi=100)
+    ax = fig.add_subplot()
+    palette = m.space.colours()
+    small = len(m.space) <= 500
+    ax.scatter(m.xy[:, 0], m.xy[:, 1], s=30 if small else 5, alpha=0.9 if small else 0.5,
+               c=[palette[c] for c in m.space.person], linewidths=0)
+    if m.space.coloured:
+        handles = [Line2D([], [], ls="", marker="o", color=palette[c], label=name)
+                   for c, name in enumerate(m.space.names)
+                   if np.any(m.space.person == c)]
+        if np.any(m.space.person < 0):
+            handles.append(Line2D([], [], ls="", marker="o", color=BYSTANDER, label="(unnamed)"))
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+                  frameon=False)
+    if m.query_xy is not None:
+        _draw_query(ax, m)
+    ax.set_xlabel(m.axes[0])
+    ax.set_ylabel(m.axes[1])
+    ax.set_title(m.title, fontsize=12)
+    if m.notes:
+        fig.text(0.01, 0.01, "; ".join(m.notes), fontsize=8, color="#555555")
+    fig.savefig(path, bbox_inches="tight")
+
+
+def _draw_query(ax, m: FaceMap) -> None:
+    qx, qy = m.query_xy
+    for rank, (row, d) in enumerate(zip(m.neighbours, m.distances, strict=True), start=1):
+        x, y = m.xy[row]
+        ax.plot([qx, x], [qy, y], ls="--", lw=0.8, color="#777777", zorder=3)
+        ax.scatter([x], [y], s=110, facecolors="none", edgecolors="black", linewidths=1.2,
+                   zorder=4)
+        angle = np.pi / 4 + rank * 2 * np.pi / max(len(m.neighbours), 1)
+        ax.annotate(f"{rank}. {m.space.label(row)} ({d:.2f})", (x, y), fontsize=9,
+                    xytext=(34 * np.cos(angle), 34 * np.sin(angle)), textcoords="offset points",
+                    ha="center", zorder=6, arrowprops={"arrowstyle": "-", "color": "#444444"},
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
+    ax.scatter([qx], [qy], marker="*", s=500, c=HIGHLIGHT, edgecolors="black", linewidths=1,
+               zorder=7)
+    ax.annotate(m.query_name, (qx, qy), xytext=(0, -20), textcoords="offset points",
+                ha="center", fontsize=9, fontweight="bold", zorder=7)

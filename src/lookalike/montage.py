@@ -1,0 +1,192 @@
+"""Pictures of an answer: the query's face beside its matches, two faces side by side.
+
+Every face shown is an aligned chip: the query's comes from encoding it, the matches' from the
+index (stored as JPEG at index time), so a montage needs none of the original photos.  Tiles
+are laid out on a fixed grid (:func:`chip_origin`), one row per query face: the query first,
+a gap, then its matches, each framed green when within the same-person tolerance.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .api import Comparison, Match, Query
+from .faces import CHIP_SIZE
+from .index import Index
+
+PAD = 12  # around and between tiles
+FRAME = 4  # coloured frame around each chip
+GAP = 28  # extra space between the query and its matches
+LINE = 17  # caption line height
+CAPTION_LINES = 3
+TITLE_H = 30
+BACKGROUND = (255, 255, 255)
+INK = (30, 30, 30)
+QUERY_FRAME = (52, 101, 164)
+SAME_FRAME = (46, 157, 75)
+OTHER_FRAME = (200, 200, 200)
+MISSING = (225, 225, 225)  # a face whose chip the index does not hold
+
+TILE_W = CHIP_SIZE + 2 * FRAME
+ROW_H = CHIP_SIZE + 2 * FRAME + CAPTION_LINES * LINE + PAD
+
+
+@dataclass
+class Tile:
+    """One framed face and the lines of text under it."""
+
+    chip: Image.Image | None
+    lines: list[str]
+    frame: tuple[int, int, int]
+    ink: tuple[int, int, int] = INK
+
+
+def chip_origin(row: int, col: int) -> tuple[int, int]:
+    """Top-left pixel of the chip in tile ``col`` of row ``row`` (column 0 is the query)."""
+    x = PAD + col * (TILE_W + PAD) + (GAP if col > 0 else 0) + FRAME
+    y = TITLE_H + PAD + row * ROW_H + FRAME
+    return x, y
+
+
+def render(rows: Sequence[Sequence[Tile]], title: str) -> Image.Image:
+    """Lay ``rows`` of tiles out on the grid of :func:`chip_origin`, under ``title``."""
+    cols = max(len(r) for r in rows)
+    width = chip_origin(0, cols)[0] - FRAME
+    height = TITLE_H + PAD + len(rows) * ROW_H
+    image = Image.new("RGB", (max(width, 2 * TILE_W), height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    draw.text((PAD, PAD), _fit(title, image.width - 2 * PAD, _font(15)), fill=INK, font=_font(15))
+    for r, row in enumerate(rows):
+        for c, tile in enumerate(row):
+            _draw_tile(image, draw, tile, *chip_origin(r, c))
+    return image
+
+
+def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int, y: int) -> None:
+    draw.rectangle((x - FRAME, y - FRAME, x + CHIP_SIZE + FRAME - 1, y + CHIP_SIZE + FRAME - 1),
+                   fill=tile.frame)
+    if tile.chip is None:
+        draw.rectangle((x, y, x + CHIP_SIZE - 1, y + CHIP_SIZE - 1), fill=MISSING)
+    else:
+        image.paste(tile.chip.resize((CHIP_SIZE, CHIP_SIZE)), (x, y))
+    font = _font(13)
+    for i, text in enumerate(tile.lines[:CAPTION_LINES]):
+        ink = tile.ink if i == CAPTION_LINES - 1 else INK
+        draw.text((x - FRAME, y + CHIP_SIZE + FRAME + 3 + i * LINE), _fit(text, TILE_W, font),
+                  fill=ink, font=font)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _fit(text: str, width: int, font) -> str:
+    """``text``, cut short with '...' to fit ``width`` pixels."""
+    if font.getlength(text) <= width:
+        return text
+    while text and font.getlength(text + "...") > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def decode_chip(jpeg: bytes | None) -> Image.Image | None:
+    return Image.open(io.BytesIO(jpeg)).convert("RGB") if jpeg else None
+
+
+# -- the two pictures ----------------------------------------------------------------------
+def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image:
+    """The query face(s) on the left, each one's matches to the right, nearest first."""
+    rows = []
+    for n, chip in enumerate(q.chips):
+        if chip is not None:
+            query = Tile(Image.fromarray(chip), ["query", os.path.basename(q.label)], QUERY_FRAME)
+        else:  # an indexed person's mean face: show the face nearest to it
+            query = Tile(decode_chip(idx.chip(_nearest_own_face(idx, q.embeddings[n], q.label))),
+                         [f"query: {q.label}", "(their mean face)"], QUERY_FRAME)
+        rows.append([query] + [_match_tile(m, idx) for m in matches if m.query_face == n])
+    if q.exclude:
+        title = f"nearest to {q.label}, their own photos left out"
+    else:
+        what = "faces" if len(q.chips) > 1 else "face"
+        title = f"nearest to the {what} in {os.path.basename(q.label)}"
+    return render(rows, title + " (green: within the same-person tolerance)")
+
+
+def _match_tile(m: Match, idx: Index) -> Tile:
+    name = m.name if m.name is not None else "(unnamed)"
+    same = "same person" if m.same_person else ""
+    return Tile(decode_chip(idx.chip(m.face_id)),
+                [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", same],
+                SAME_FRAME if m.same_person else OTHER_FRAME, SAME_FRAME)
+
+
+def _nearest_own_face(idx: Index, centroid: np.ndarray, name: str) -> int:
+    gallery = idx.gallery()
+    rows = np.flatnonzero(gallery.person == gallery.names.index(name))
+    d = np.linalg.norm(gallery.X[rows] - centroid, axis=1)
+    return int(gallery.face_ids[rows[int(np.argmin(d))]])
+
+
+def pair_montage(result: Comparison, chip_a: np.ndarray, chip_b: np.ndarray) -> Image.Image:
+    """Two faces side by side, titled with their distance and the verdict."""
+    frame = SAME_FRAME if result.same_person else OTHER_FRAME
+    verdict = "same person" if result.same_person else "different people"
+    tiles = [Tile(Image.fromarray(chip), [os.path.basename(path)], frame)
+             for chip, path in ((chip_a, result.a), (chip_b, result.b))]
+    return render([tiles], f"{result.metric} distance {result.distance:.3f}: {verdict} "
+                           f"({result.similarity:.0f}%)")
+
+
+def save(image: Image.Image, path: str | os.PathLike) -> Path:
+    """Write ``image``; the format follows the file name (PNG when it has no known suffix)."""
+    path = Path(path)
+    fmt = None if path.suffix.lower() in Image.registered_extensions() else "PNG"
+    image.save(path, fmt)
+    return path
+
+
+def show(path: str | os.PathLike) -> str | None:
+    """Open ``path`` in the system viewer; returns why not when it cannot (no display)."""
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if headless:
+        return "no display to open it on"
+    if click.launch(os.fspath(path)) != 0:
+        return "the system viewer could not be started"
+    return None
+
+
+# -- many small faces in one image -----------------------------------------------------------
+def thumbnails(idx: Index, face_ids: Sequence[int], side: int) -> list[Image.Image | None]:
+    """The stored chips of ``face_ids`` at ``side`` pixels (JPEG decoded at reduced scale)."""
+    out = []
+    for fid in face_ids:
+        jpeg = idx.chip(int(fid))
+        if not jpeg:
+            out.append(None)
+            continue
+        im = Image.open(io.BytesIO(jpeg))
+        im.draft("RGB", (side, side))
+        out.append(im.convert("RGB").resize((side, side), Image.Resampling.BILINEAR))
+    return out
+
+
+def sprite(images: Sequence[Image.Image | None], side: int) -> tuple[Image.Image, int]:
+    """Square thumbnails in one image, row-major, ``ceil(sqrt(n))`` to a row; and that count."""
+    cols = max(1, math.ceil(math.sqrt(len(images))))
+    rows = max(1, math.ceil(len(images) / cols))
+    sheet = Image.new("RGB", (cols * side, rows * side), BACKGROUND)
+    for i, im in enumerate(images):
+        if im is not None:
+            sheet.paste(im, ((i % cols) * side, (i // cols) * side))
+    return sheet, cols
