@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -247,11 +248,26 @@ _worker_settings: tuple[Settings, int] | None = None
 
 
 def _init_worker(settings: Settings, max_pixels: int) -> None:
-    """Workers leave Ctrl-C to the parent, which stops them and keeps what is committed."""
+    """Workers leave Ctrl-C to the parent, which stops them and keeps what is committed.
+
+    A parent killed outright (``kill -9``) takes its workers with it: left alone they would
+    finish their photo and die on a broken pipe, a traceback each on the user's terminal.
+    """
     global _worker_settings
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     _worker_settings = (settings, max_pixels)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (elsewhere: nothing)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
 
 
 def _work(job: Job) -> Result:
