@@ -136,12 +136,13 @@ def match(query: str, index_path: str | os.PathLike | None = None, top: int = 5,
 
 def match_query(idx: Index, q: Query, top: int = 5, per_person: bool = True,
                 tolerance: float = facelib.TOLERANCE) -> list[Match]:
-    gallery = idx.gallery()
+    with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
+        gallery = idx.gallery()
+        hits = [rank(gallery, e, top, per_person, q.exclude) for e in q.embeddings]
+        info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
     out: list[Match] = []
-    for n, embedding in enumerate(q.embeddings):
-        hits = rank(gallery, embedding, top, per_person, q.exclude)
-        info = idx.describe_faces(gallery.face_ids[r] for r, _ in hits)
-        for i, (r, d) in enumerate(hits, start=1):
+    for n, found in enumerate(hits):
+        for i, (r, d) in enumerate(found, start=1):
             face = info[int(gallery.face_ids[r])]
             out.append(Match(i, face["name"], round(d, 6),
                              round(search.similarity(d, tolerance), 1), d <= tolerance,

@@ -190,6 +190,21 @@ class Index:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read inside sees one state of the index, whatever a running `index` commits.
+
+        (A face found by one read and described by the next could otherwise be gone.)
+        """
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.rollback()
+
     # -- settings ------------------------------------------------------------------------
     def _set_meta(self, values: dict[str, str]) -> None:
         self.db.executemany(
