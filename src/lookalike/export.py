@@ -76,8 +76,14 @@ def write(idx: Index, fmt: str, out: str | os.PathLike, base_url: str = "") -> l
 
 def write_npz(r: Records, out: Path) -> None:
     with open(out, "wb") as f:  # np.savez would add .npz to any other file name
-        np.savez(f, embeddings=r.X, names=np.array([n or "" for n in r.names], dtype=str),
-                 photos=np.array(r.photos, dtype=str), boxes=r.boxes, face_ids=r.face_ids)
+        np.savez(
+            f,
+            embeddings=r.X,
+            names=np.array([n or "" for n in r.names], dtype=str),
+            photos=np.array(r.photos, dtype=str),
+            boxes=r.boxes,
+            face_ids=r.face_ids,
+        )
 
 
 def write_csv(r: Records, out: Path) -> None:
@@ -86,14 +92,22 @@ def write_csv(r: Records, out: Path) -> None:
         w = csv.writer(f)
         w.writerow(header + [f"e{i}" for i in range(DIM)])
         for i, floats in enumerate(_floats(r.X)):
-            w.writerow([int(r.face_ids[i]), r.names[i] or "", r.photos[i], *r.boxes[i].tolist(),
-                        *floats])
+            w.writerow(
+                [int(r.face_ids[i]), r.names[i] or "", r.photos[i], *r.boxes[i].tolist(), *floats]
+            )
 
 
 def write_json(r: Records, out: Path) -> None:
-    items = [{"face_id": int(r.face_ids[i]), "name": r.names[i], "photo": r.photos[i],
-              "box": r.boxes[i].tolist(), "embedding": [float(v) for v in floats]}
-             for i, floats in enumerate(_floats(r.X))]
+    items = [
+        {
+            "face_id": int(r.face_ids[i]),
+            "name": r.names[i],
+            "photo": r.photos[i],
+            "box": r.boxes[i].tolist(),
+            "embedding": [float(v) for v in floats],
+        }
+        for i, floats in enumerate(_floats(r.X))
+    ]
     with open(out, "w", encoding="utf-8") as f:
         json.dump(items, f)
 

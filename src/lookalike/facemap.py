@@ -49,8 +49,13 @@ class Space:
         return self.names[code] if code >= 0 else "(unnamed)"
 
     def take(self, rows: np.ndarray) -> Space:
-        return replace(self, X=self.X[rows], person=self.person[rows],
-                       face_ids=self.face_ids[rows], paths=[self.paths[r] for r in rows])
+        return replace(
+            self,
+            X=self.X[rows],
+            person=self.person[rows],
+            face_ids=self.face_ids[rows],
+            paths=[self.paths[r] for r in rows],
+        )
 
     def colours(self) -> list[str]:
         """A colour per person code (index ``-1``, the last, is the bystanders')."""
@@ -120,15 +125,27 @@ class FaceMap:
         return f"{what}, {METHOD_NAMES[self.method]} of the 128-d face embeddings"
 
 
-def for_index(idx: Index, method: str = "pca", query: Query | None = None,
-              per_person: bool = False, top: int = 5, sample: int = DEFAULT_SAMPLE) -> FaceMap:
+def for_index(
+    idx: Index,
+    method: str = "pca",
+    query: Query | None = None,
+    per_person: bool = False,
+    top: int = 5,
+    sample: int = DEFAULT_SAMPLE,
+) -> FaceMap:
     """The map of an index: its faces, or its people with ``per_person``."""
     space = people_space(idx) if per_person else face_space(idx)
     return build(space, method, query, top, sample)
 
 
-def build(space: Space, method: str = "pca", query: Query | None = None, top: int = 5,
-          sample: int = DEFAULT_SAMPLE, seed: int = 0) -> FaceMap:
+def build(
+    space: Space,
+    method: str = "pca",
+    query: Query | None = None,
+    top: int = 5,
+    sample: int = DEFAULT_SAMPLE,
+    seed: int = 0,
+) -> FaceMap:
     """Project ``space`` to 2-D (a sample of it for t-SNE/UMAP), the query's face with it."""
     if method not in METHODS:
         raise ValueError(f"unknown map method {method!r} (one of {', '.join(METHODS)})")
@@ -138,8 +155,10 @@ def build(space: Space, method: str = "pca", query: Query | None = None, top: in
     total, notes = len(space), []
     if method != "pca" and len(space) > sample:
         rows = _sample(len(space), sample, nbrs, seed)
-        notes.append(f"{METHOD_NAMES[method]} of {sample} {space.unit} drawn at random from "
-                     f"{total} (--sample N to change; PCA maps them all)")
+        notes.append(
+            f"{METHOD_NAMES[method]} of {sample} {space.unit} drawn at random from "
+            f"{total} (--sample N to change; PCA maps them all)"
+        )
         space, nbrs = space.take(rows), np.searchsorted(rows, nbrs)
     X = space.X if query is None else np.vstack([space.X, query.embeddings[0][None, :]])
     xy, axes = project(X, method, seed)
@@ -181,8 +200,13 @@ def project(X: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, tupl
         from sklearn.manifold import TSNE
 
         perplexity = min(30.0, (len(X) - 1) / 3)
-        xy = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
-                  random_state=seed).fit_transform(X)
+        xy = TSNE(
+            n_components=2,
+            perplexity=perplexity,
+            init="pca",
+            learning_rate="auto",
+            random_state=seed,
+        ).fit_transform(X)
         return xy, ("t-SNE 1", "t-SNE 2")
     return _umap(X, seed), ("UMAP 1", "UMAP 2")
 
@@ -191,8 +215,10 @@ def _umap(X: np.ndarray, seed: int) -> np.ndarray:
     try:
         import umap
     except ImportError:
-        raise ValueError("--method umap needs the umap-learn package: "
-                         "pip install umap-learn (or pip install 'lookalike[umap]')") from None
+        raise ValueError(
+            "--method umap needs the umap-learn package: "
+            "pip install umap-learn (or pip install 'lookalike[umap]')"
+        ) from None
     reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(X) - 1), random_state=seed)
     return reducer.fit_transform(X)
 
@@ -206,16 +232,25 @@ def draw(m: FaceMap, path: str | os.PathLike) -> None:
     ax = fig.add_subplot()
     palette = m.space.colours()
     small = len(m.space) <= 500
-    ax.scatter(m.xy[:, 0], m.xy[:, 1], s=30 if small else 5, alpha=0.9 if small else 0.5,
-               c=[palette[c] for c in m.space.person], linewidths=0)
+    ax.scatter(
+        m.xy[:, 0],
+        m.xy[:, 1],
+        s=30 if small else 5,
+        alpha=0.9 if small else 0.5,
+        c=[palette[c] for c in m.space.person],
+        linewidths=0,
+    )
     if m.space.coloured:
-        handles = [Line2D([], [], ls="", marker="o", color=palette[c], label=name)
-                   for c, name in enumerate(m.space.names)
-                   if np.any(m.space.person == c)]
+        handles = [
+            Line2D([], [], ls="", marker="o", color=palette[c], label=name)
+            for c, name in enumerate(m.space.names)
+            if np.any(m.space.person == c)
+        ]
         if np.any(m.space.person < 0):
             handles.append(Line2D([], [], ls="", marker="o", color=BYSTANDER, label="(unnamed)"))
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
-                  frameon=False)
+        ax.legend(
+            handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False
+        )
     if m.query_xy is not None:
         _draw_query(ax, m)
     ax.set_xlabel(m.axes[0])
@@ -231,14 +266,29 @@ def _draw_query(ax, m: FaceMap) -> None:
     for rank, (row, d) in enumerate(zip(m.neighbours, m.distances, strict=True), start=1):
         x, y = m.xy[row]
         ax.plot([qx, x], [qy, y], ls="--", lw=0.8, color="#777777", zorder=3)
-        ax.scatter([x], [y], s=110, facecolors="none", edgecolors="black", linewidths=1.2,
-                   zorder=4)
+        ax.scatter([x], [y], s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4)
         angle = np.pi / 4 + rank * 2 * np.pi / max(len(m.neighbours), 1)
-        ax.annotate(f"{rank}. {m.space.label(row)} ({d:.2f})", (x, y), fontsize=9,
-                    xytext=(34 * np.cos(angle), 34 * np.sin(angle)), textcoords="offset points",
-                    ha="center", zorder=6, arrowprops={"arrowstyle": "-", "color": "#444444"},
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
-    ax.scatter([qx], [qy], marker="*", s=500, c=HIGHLIGHT, edgecolors="black", linewidths=1,
-               zorder=7)
-    ax.annotate(m.query_name, (qx, qy), xytext=(0, -20), textcoords="offset points",
-                ha="center", fontsize=9, fontweight="bold", zorder=7)
+        ax.annotate(
+            f"{rank}. {m.space.label(row)} ({d:.2f})",
+            (x, y),
+            fontsize=9,
+            xytext=(34 * np.cos(angle), 34 * np.sin(angle)),
+            textcoords="offset points",
+            ha="center",
+            zorder=6,
+            arrowprops={"arrowstyle": "-", "color": "#444444"},
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+        )
+    ax.scatter(
+        [qx], [qy], marker="*", s=500, c=HIGHLIGHT, edgecolors="black", linewidths=1, zorder=7
+    )
+    ax.annotate(
+        m.query_name,
+        (qx, qy),
+        xytext=(0, -20),
+        textcoords="offset points",
+        ha="center",
+        fontsize=9,
+        fontweight="bold",
+        zorder=7,
+    )

@@ -73,8 +73,10 @@ def render(rows: Sequence[Sequence[Tile]], title: str) -> Image.Image:
 
 
 def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int, y: int) -> None:
-    draw.rectangle((x - FRAME, y - FRAME, x + CHIP_SIZE + FRAME - 1, y + CHIP_SIZE + FRAME - 1),
-                   fill=tile.frame)
+    draw.rectangle(
+        (x - FRAME, y - FRAME, x + CHIP_SIZE + FRAME - 1, y + CHIP_SIZE + FRAME - 1),
+        fill=tile.frame,
+    )
     if tile.chip is None:
         draw.rectangle((x, y, x + CHIP_SIZE - 1, y + CHIP_SIZE - 1), fill=MISSING)
     else:
@@ -82,8 +84,12 @@ def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int
     font = _font(13)
     for i, text in enumerate(tile.lines[:CAPTION_LINES]):
         ink = tile.ink if i == CAPTION_LINES - 1 else INK
-        draw.text((x - FRAME, y + CHIP_SIZE + FRAME + 3 + i * LINE), _fit(text, TILE_W, font),
-                  fill=ink, font=font)
+        draw.text(
+            (x - FRAME, y + CHIP_SIZE + FRAME + 3 + i * LINE),
+            _fit(text, TILE_W, font),
+            fill=ink,
+            font=font,
+        )
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -111,8 +117,11 @@ def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image
         if chip is not None:
             query = Tile(Image.fromarray(chip), ["query", os.path.basename(q.label)], QUERY_FRAME)
         else:  # an indexed person's mean face: show the face nearest to it
-            query = Tile(decode_chip(idx.chip(_nearest_own_face(idx, q.embeddings[n], q.label))),
-                         [f"query: {q.label}", "(their mean face)"], QUERY_FRAME)
+            query = Tile(
+                decode_chip(idx.chip(_nearest_own_face(idx, q.embeddings[n], q.label))),
+                [f"query: {q.label}", "(their mean face)"],
+                QUERY_FRAME,
+            )
         rows.append([query] + [_match_tile(m, idx) for m in matches if m.query_face == n])
     if q.exclude:
         title = f"nearest to {q.label}, their own photos left out"
@@ -125,9 +134,12 @@ def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image
 def _match_tile(m: Match, idx: Index) -> Tile:
     name = m.name if m.name is not None else "(unnamed)"
     same = "same person" if m.same_person else ""
-    return Tile(decode_chip(idx.chip(m.face_id)),
-                [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", same],
-                SAME_FRAME if m.same_person else OTHER_FRAME, SAME_FRAME)
+    return Tile(
+        decode_chip(idx.chip(m.face_id)),
+        [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", same],
+        SAME_FRAME if m.same_person else OTHER_FRAME,
+        SAME_FRAME,
+    )
 
 
 def _nearest_own_face(idx: Index, centroid: np.ndarray, name: str) -> int:
@@ -141,10 +153,14 @@ def pair_montage(result: Comparison, chip_a: np.ndarray, chip_b: np.ndarray) -> 
     """Two faces side by side, titled with their distance and the verdict."""
     frame = SAME_FRAME if result.same_person else OTHER_FRAME
     verdict = "same person" if result.same_person else "different people"
-    tiles = [Tile(Image.fromarray(chip), [os.path.basename(path)], frame)
-             for chip, path in ((chip_a, result.a), (chip_b, result.b))]
-    return render([tiles], f"{result.metric} distance {result.distance:.3f}: {verdict} "
-                           f"({result.similarity:.0f}%)")
+    tiles = [
+        Tile(Image.fromarray(chip), [os.path.basename(path)], frame)
+        for chip, path in ((chip_a, result.a), (chip_b, result.b))
+    ]
+    return render(
+        [tiles],
+        f"{result.metric} distance {result.distance:.3f}: {verdict} ({result.similarity:.0f}%)",
+    )
 
 
 def save(image: Image.Image, path: str | os.PathLike) -> Path:
@@ -158,7 +174,8 @@ def save(image: Image.Image, path: str | os.PathLike) -> Path:
 def show(path: str | os.PathLike) -> str | None:
     """Open ``path`` in the system viewer; returns why not when it cannot (no display)."""
     headless = sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
     if headless:
         return "no display to open it on"
     if click.launch(os.fspath(path)) != 0:

@@ -1,0 +1,185 @@
+"""lookalike map: the PNG and the interactive page hold every face, and the query is marked."""
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import CELEBS, needs_data
+from PIL import Image
+
+from lookalike import api, facemap
+from lookalike.cli import main
+from lookalike.index import Index
+
+pytestmark = needs_data
+
+QUERY = next((CELEBS / "queries" / "madonna").iterdir())
+GOLD = np.array([255, 215, 0])  # facemap.HIGHLIGHT
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+def gold_pixels(path) -> int:
+    with Image.open(path) as im:
+        assert im.format == "PNG" and im.width > 600 and im.height > 400
+        px = np.asarray(im.convert("RGB")).astype(int)
+    assert px.std() > 20 and (px < 200).any(axis=2).mean() > 0.01  # not blank
+    return int((np.abs(px - GOLD).sum(axis=2) < 30).sum())
+
+
+def test_map_png_marks_the_highlighted_query(tmp_path, celebs_index):
+    plain, marked = tmp_path / "plain.png", tmp_path / "marked.png"
+    run("map", "--index", celebs_index, "--out", plain)
+    run("map", "--index", celebs_index, "--out", marked, "--highlight", QUERY)
+    assert gold_pixels(plain) == 0
+    assert gold_pixels(marked) > 100
+
+
+def test_map_places_every_face_and_the_query_near_its_person(celebs_index):
+    with Index.open(celebs_index) as idx:
+        q = api.make_query(idx, str(QUERY), api.index_settings(idx))
+        m = facemap.for_index(idx, "pca", q, top=3)
+        faces = api.info(celebs_index)["faces"]
+    assert m.xy.shape == (faces, 2) and len(m.space.paths) == faces
+    assert [m.space.label(r) for r in m.neighbours][0] == "madonna"
+    assert len(m.neighbours) == 3 == len(set(m.space.person[m.neighbours]))
+    own = m.xy[m.space.person == m.space.names.index("madonna")].mean(axis=0)
+    others = [m.xy[m.space.person == c].mean(axis=0) for c in range(len(m.space.names))]
+    assert np.linalg.norm(m.query_xy - own) == min(np.linalg.norm(m.query_xy - o) for o in others)
+
+
+def test_tsne_maps_a_sample_that_keeps_the_neighbours(celebs_index):
+    with Index.open(celebs_index) as idx:
+        q = api.make_query(idx, str(QUERY), api.index_settings(idx))
+        space = facemap.face_space(idx)
+        full = facemap.build(space, "pca", q, top=5)
+        m = facemap.build(space, "tsne", q, top=5, sample=30)
+    assert len(m.space) == 30 and m.total == len(space) and "30 faces" in m.notes[0]
+    assert [m.space.label(r) for r in m.neighbours] == [
+        full.space.label(r) for r in full.neighbours
+    ]
+    assert np.allclose(m.distances, full.distances)
+    assert np.isfinite(m.xy).all() and m.query_xy is not None
+
+
+def test_per_person_tsne_png(tmp_path, celebs_index):
+    out = tmp_path / "people.png"
+    result = run(
+        "map",
+        "--index",
+        celebs_index,
+        "--per-person",
+        "--method",
+        "tsne",
+        "--out",
+        out,
+        "--highlight",
+        "madonna",
+    )
+    assert result.stdout.strip() == str(out)
+    assert gold_pixels(out) > 100
+    with Index.open(celebs_index) as idx:
+        assert len(facemap.people_space(idx)) == 5
+
+
+def test_umap_is_optional(tmp_path, celebs_index):
+    out = tmp_path / "u.png"
+    try:
+        import umap  # noqa: F401
+    except ImportError:
+        result = run("map", "--index", celebs_index, "--method", "umap", "--out", out, ok=False)
+        assert result.exit_code == 1 and "umap-learn" in result.stderr
+        assert not out.exists()
+        return
+    run("map", "--index", celebs_index, "--method", "umap", "--out", out)
+    assert gold_pixels(out) == 0
+
+
+def test_map_needs_an_output(celebs_index):
+    result = run("map", "--index", celebs_index, ok=False)
+    assert result.exit_code == 2 and "--out" in result.stderr
+
+
+# -- the interactive page ------------------------------------------------------------------
+def page_data(path) -> dict:
+    text = path.read_text(encoding="utf-8")
+    found = re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S)
+    return json.loads(found.group(1))
+
+
+def test_html_has_one_point_per_face_and_is_self_contained(tmp_path, celebs_index):
+    out = tmp_path / "map.html"
+    run("map", "--index", celebs_index, "--html", out, "--highlight", QUERY)
+    text = out.read_text(encoding="utf-8")
+    data = page_data(out)
+    faces = api.info(celebs_index)["faces"]
+    assert len(data["xy"]) == len(data["person"]) == len(data["paths"]) == faces
+    assert all(0 <= v <= 1 for xy in data["xy"] for v in xy)
+    assert set(data["names"]) == {p.name for p in (CELEBS / "gallery").iterdir()}
+    assert data["query"]["neighbours"] and data["query"]["label"]
+    assert not re.search(r"""(src|href)=["']?(https?:)?//|url\(\s*["']?(https?:)?//""", text)
+    sprite = base64.b64decode(data["sprite"].split(",", 1)[1])
+    with Image.open(io.BytesIO(sprite)) as im:
+        assert im.width == data["cols"] * data["side"]
+        assert im.height >= -(-faces // data["cols"]) * data["side"]
+
+
+def chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (.ci/run does)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    return exe
+
+
+def headless(tmp_path, *args) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
+    cmd = [
+        chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+def test_html_renders_in_headless_chromium(tmp_path, celebs_index):
+    page = tmp_path / "map.html"
+    run("map", "--index", celebs_index, "--html", page, "--highlight", QUERY)
+    data = page_data(page)
+    shot = tmp_path / "shot.png"
+    headless(tmp_path, "--window-size=1000,820", f"--screenshot={shot}", page.as_uri())
+    with Image.open(shot) as im:
+        px = np.asarray(im.convert("RGB")).astype(int)
+    coloured = (px.max(axis=2) - px.min(axis=2)) > 60
+    assert coloured.sum() > 2000  # the dots and the star were drawn
+    assert (np.abs(px - GOLD).sum(axis=2) < 40).sum() > 50
+
+    point = data["query"]["neighbours"][0]
+    dom = headless(tmp_path, "--dump-dom", f"{page.as_uri()}#point={point}").stdout
+    assert f'data-points="{len(data["xy"])}"' in dom
+    tip = re.search(
+        r'<div id="tip" data-point="(\d+)" style="display: block;.*?</div></div>', dom, re.S
+    )
+    assert tip and int(tip.group(1)) == point
+    assert data["names"][data["person"][point]] in tip.group(0)
+    assert "background-image: url(&quot;data:image/jpeg;base64," in tip.group(0)
