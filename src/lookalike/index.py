@@ -171,8 +171,11 @@ class Index:
     def __enter__(self) -> Index:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        """Close; an SQLite error met inside becomes one IndexFileError naming the file."""
         self.close()
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise IndexFileError(_database_error(self.path, exc)) from None
 
     @contextmanager
     def writer(self) -> Iterator[None]:
@@ -405,6 +408,15 @@ def _face_row(face: Face | tuple) -> tuple:
     if isinstance(face, Face):
         return (*face.box, pack(face.embedding), face.chip_jpeg())
     return tuple(face)
+
+
+def _database_error(path: Path, e: sqlite3.DatabaseError) -> str:
+    if "disk is full" in str(e):
+        return (f"cannot write {path}: the disk is full; every batch committed before is "
+                "kept: free some space and run the same command to finish")
+    if isinstance(e, sqlite3.OperationalError):
+        return f"{path}: {e}"
+    return f"{path} is damaged ({e}); index your folders again into a new --index"
 
 
 def _check_header(path: Path) -> None:
