@@ -117,7 +117,7 @@ def make_query(idx: Index, query: str, settings: Settings, all_faces: bool = Fal
 def rank(gallery: Gallery, q: np.ndarray, top: int = 5, per_person: bool = True,
          exclude: str | None = None) -> list[tuple[int, float]]:
     """``(row, L2 distance)`` of the nearest faces (one per person when ``per_person``)."""
-    d = search.distances(gallery.X, q)
+    d = search.distances(gallery.X, q, sq=gallery.sq)
     if exclude is not None and exclude in gallery.names:
         d[gallery.person == gallery.names.index(exclude)] = np.inf
     rows = (search.top_k_per_person(d, gallery.person, top) if per_person

@@ -13,14 +13,16 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sqlite3
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
-import platformdirs
 
 from .faces import Face, Settings
 
@@ -56,6 +58,21 @@ CREATE TABLE IF NOT EXISTS faces (
 CREATE INDEX IF NOT EXISTS faces_photo ON faces(photo_id);
 """
 
+#: Every change to the faces, or to whose photo they are, bumps meta's ``generation`` in the
+#: same transaction (triggers: no writer can forget), so the sidecar matrix of
+#: :meth:`Index.gallery` can tell when it is stale.
+GENERATION_SQL = """
+CREATE TRIGGER IF NOT EXISTS faces_added AFTER INSERT ON faces
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS faces_removed AFTER DELETE ON faces
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS faces_changed AFTER UPDATE OF photo_id, embedding, credited ON faces
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS photos_renamed AFTER UPDATE OF name ON photos
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
+INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
+"""
+
 
 class IndexFileError(Exception):
     """The index file cannot be used; the message names the file."""
@@ -81,13 +98,15 @@ class Gallery:
     """Every indexed face as arrays, for search.
 
     ``X`` is ``float32[n, 128]``; ``face_ids`` the faces' row ids; ``person`` an int code per
-    face (``-1`` for an uncredited bystander) into ``names``.
+    face (``-1`` for an uncredited bystander) into ``names``; ``sq`` the squared norms of
+    ``X``'s rows when known (they save a pass over ``X`` per query).
     """
 
     X: np.ndarray
     face_ids: np.ndarray
     person: np.ndarray
     names: list[str]
+    sq: np.ndarray | None = None
 
 
 def default_path() -> Path:
@@ -95,6 +114,8 @@ def default_path() -> Path:
     env = os.environ.get("LOOKALIKE_INDEX")
     if env:
         return Path(env)
+    import platformdirs  # imported here: --index and $LOOKALIKE_INDEX spare its import time
+
     return Path(platformdirs.user_data_dir(APP)) / "index.db"
 
 
@@ -162,7 +183,7 @@ class Index:
             return
         self.db.execute("PRAGMA journal_mode = WAL")
         with self.db:
-            self.db.executescript(SCHEMA)
+            self.db.executescript(SCHEMA + GENERATION_SQL)
             self._set_meta({"app": APP, "format_version": str(FORMAT_VERSION)})
 
     def close(self) -> None:
@@ -189,6 +210,7 @@ class Index:
                     f"another `lookalike index` is writing {self.path}; wait for it to finish"
                 ) from None
             try:
+                self.db.executescript(f"BEGIN; {GENERATION_SQL} COMMIT;")  # older indexes
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -309,24 +331,62 @@ class Index:
         return [r[0] for r in rows]
 
     def set_credited(self, name: str, face_ids: Iterable[int]) -> None:
+        self.set_credited_many({name: face_ids})
+
+    def set_credited_many(self, credited: dict[str, Iterable[int]]) -> None:
+        """Each person's credited faces are exactly the given ones: one transaction for all."""
         with self.db:
-            self.db.execute(
-                "UPDATE faces SET credited = 0 WHERE photo_id IN "
-                "(SELECT id FROM photos WHERE name = ?)",
-                (name,),
-            )
-            self.db.executemany(
-                "UPDATE faces SET credited = 1 WHERE id = ?", [(int(i),) for i in face_ids]
-            )
+            for name, face_ids in credited.items():
+                self.db.execute(
+                    "UPDATE faces SET credited = 0 WHERE credited AND photo_id IN "
+                    "(SELECT id FROM photos WHERE name = ?)",
+                    (name,),
+                )
+                self.db.executemany(
+                    "UPDATE faces SET credited = 1 WHERE id = ?", [(int(i),) for i in face_ids]
+                )
 
     # -- search --------------------------------------------------------------------------
     def gallery(self) -> Gallery:
-        """All faces as one matrix, read in one consistent snapshot."""
-        with self.db:
+        """All faces as arrays for search, memory-mapped from the sidecar files when current.
+
+        Read from SQLite a BLOB a row, a million faces take seconds; the sidecar
+        (``<index>.g<generation>.vectors.npy``, the matrix, and ``.rows.npz``, ids, people
+        and squared norms) is a cache of SQLite that maps in milliseconds.  It is never
+        trusted blindly: its generation must be the one SQLite records, its shapes and types
+        must check (no pickle), and anything else rebuilds it, atomically.  Where the folder
+        is read-only the gallery read from SQLite is used as it is.
+        """
+        generation = self._generation()
+        if generation is not None:
+            cached = _load_sidecar(self.path, generation)
+            if cached is not None:
+                return cached
+        gallery, generation = self._read_gallery()
+        if generation is not None:
+            with suppress(OSError):  # a read-only folder: use the gallery as read
+                _save_sidecar(self.path, generation, gallery)
+        return gallery
+
+    def _generation(self) -> int | None:
+        """How many changes the faces have seen (None: an index older than the counter)."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else None
+
+    def _read_gallery(self) -> tuple[Gallery, int | None]:
+        """The gallery from SQLite, with the generation it is, in one read transaction."""
+        snapshot = not self.db.in_transaction
+        if snapshot:
+            self.db.execute("BEGIN")
+        try:
+            generation = self._generation()
             rows = self.db.execute(
                 "SELECT f.id, f.embedding, CASE WHEN f.credited THEN p.name END "
                 "FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.id"
             ).fetchall()
+        finally:
+            if snapshot:
+                self.db.execute("ROLLBACK")
         names: dict[str, int] = {}
         person = np.array(
             [-1 if n is None else names.setdefault(n, len(names)) for _, _, n in rows], np.int32
@@ -336,7 +396,8 @@ class Index:
             raise IndexFileError(f"{self.path} holds a corrupt embedding")
         X = np.frombuffer(blob, dtype="<f4").reshape(len(rows), DIM)
         ids = np.array([r[0] for r in rows], np.int64)
-        return Gallery(X=X, face_ids=ids, person=person, names=list(names))
+        sq = np.einsum("ij,ij->i", X, X)
+        return Gallery(X=X, face_ids=ids, person=person, names=list(names), sq=sq), generation
 
     def describe_faces(self, face_ids: Iterable[int]) -> dict[int, dict]:
         """Name, photo path and box of each face id (for showing results)."""
@@ -427,3 +488,60 @@ def _check_header(path: Path) -> None:
         raise IndexFileError(f"cannot read index {path}: {e.strerror}") from None
     if head and head != SQLITE_MAGIC:
         raise IndexFileError(f"{path} is not a lookalike index (not an SQLite file)")
+
+
+# -- the sidecar: the gallery as memory-mappable files, a cache of SQLite ---------------------
+_SIDECAR_ARRAYS = {"face_ids": np.int64, "person": np.int32, "sq": np.float32}
+
+
+def _sidecar_paths(index_path: Path, generation: int) -> tuple[Path, Path]:
+    stem = f"{index_path.name}.g{generation}"
+    return index_path.with_name(stem + ".vectors.npy"), index_path.with_name(stem + ".rows.npz")
+
+
+def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
+    """The sidecar of this generation if it exists and every shape and type checks."""
+    vectors, rows = _sidecar_paths(index_path, generation)
+    try:
+        X = np.asarray(np.load(vectors, mmap_mode="r", allow_pickle=False))  # a plain view
+        with np.load(rows, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in (*_SIDECAR_ARRAYS, "names", "generation")}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    n = len(X) if X.ndim == 2 else -1
+    names = arrays["names"]
+    if (
+        X.dtype != np.dtype("<f4") or X.shape != (n, DIM) or not X.flags.c_contiguous
+        or any(arrays[k].dtype != t or arrays[k].shape != (n,) for k, t in _SIDECAR_ARRAYS.items())
+        or names.dtype.kind != "U" or names.ndim != 1
+        or arrays["generation"].tolist() != [generation]
+        or (n and not -1 <= arrays["person"].min() <= arrays["person"].max() < len(names))
+    ):
+        return None
+    return Gallery(X=X, face_ids=arrays["face_ids"], person=arrays["person"],
+                   names=names.tolist(), sq=arrays["sq"])
+
+
+def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
+    """Write this generation's sidecar (each file atomically) and drop older generations."""
+    vectors, rows = _sidecar_paths(index_path, generation)
+    _write_atomically(vectors, lambda f: np.save(f, np.ascontiguousarray(gallery.X, "<f4")))
+    arrays = {k: np.asarray(getattr(gallery, k), t) for k, t in _SIDECAR_ARRAYS.items()}
+    _write_atomically(rows, lambda f: np.savez(
+        f, **arrays, names=np.array(gallery.names, dtype=str),
+        generation=np.array([generation], np.int64)))
+    pattern = re.compile(re.escape(index_path.name) + r"\.g(\d+)\.(vectors\.npy|rows\.npz)")
+    for old in index_path.parent.iterdir():
+        match = pattern.fullmatch(old.name)
+        if match and int(match[1]) < generation:
+            old.unlink(missing_ok=True)
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,179 @@
+"""The fast paths give the answers of the slow ones: shrunk detection, the process pool, the
+cached HOG detector and the search sidecar (no timings here: see bench/)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+from conftest import EXAMPLES, needs_data
+
+from lookalike import api, faces
+from lookalike.faces import Settings, detect
+from lookalike.images import load_photo
+from lookalike.index import DIM, Index, PhotoRecord, pack
+
+
+def _iou(a, b) -> float:
+    top, bottom, left, right = max(a[0], b[0]), min(a[2], b[2]), max(a[3], b[3]), min(a[1], b[1])
+    inter = max(0, bottom - top) * max(0, right - left)
+    union = (a[2] - a[0]) * (a[1] - a[3]) + (b[2] - b[0]) * (b[1] - b[3]) - inter
+    return inter / union
+
+
+@needs_data
+@pytest.mark.parametrize(
+    "photo", ["two_people.jpg", "obama-1080p.jpg", "knn/test/obama_and_biden.jpg"]
+)
+def test_the_shrunk_copy_finds_the_faces_of_the_full_photo(photo):
+    pixels = load_photo(EXAMPLES / photo)
+    full = detect(pixels, Settings(shrink=0))  # 0: detect on the photo itself
+    shrunk = detect(pixels, Settings())
+    assert len(shrunk) == len(full) >= 1
+    for f in full:
+        best = max(shrunk, key=lambda s: _iou(f.box, s.box))
+        assert _iou(f.box, best.box) > 0.6
+        # the same face, not only the same person (HOG's box moves with the scale, and the
+        # 5-point landmarks with the box: a few hundredths are expected)
+        assert np.linalg.norm(f.embedding - best.embedding) < 0.2
+
+
+def _faces_by_path(path) -> dict[str, list[tuple[list[int], np.ndarray]]]:
+    with Index.open(path) as idx:
+        g = idx.gallery()
+        info = idx.describe_faces(g.face_ids)
+    out: dict[str, list] = {}
+    for row, fid in enumerate(g.face_ids):
+        out.setdefault(info[int(fid)]["path"], []).append((info[int(fid)]["box"], g.X[row]))
+    return {p: sorted(v, key=lambda f: f[0]) for p, v in out.items()}
+
+
+@needs_data
+def test_the_pool_gives_the_embeddings_of_one_process(tmp_path):
+    folder = EXAMPLES / "knn" / "test"  # 5 photos, 8 faces
+    api.index(folder, tmp_path / "one.db", jobs=1)
+    api.index(folder, tmp_path / "two.db", jobs=2)
+    one, two = _faces_by_path(tmp_path / "one.db"), _faces_by_path(tmp_path / "two.db")
+    assert one.keys() == two.keys() and sum(map(len, one.values())) == 8
+    for path, faces_one in one.items():
+        assert [b for b, _ in faces_one] == [b for b, _ in two[path]]
+        for (_, x), (_, y) in zip(faces_one, two[path], strict=True):
+            assert np.array_equal(x, y)
+
+
+@needs_data
+def test_a_corrupt_cached_hog_detector_is_rebuilt(tmp_path, monkeypatch):
+    photo = load_photo(EXAMPLES / "two_people.jpg")
+    expected = [f.box for f in detect(photo, Settings())]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    faces._hog_detector.cache_clear()
+    try:
+        faces._hog_detector()  # builds and saves it
+        (saved,) = tmp_path.glob("lookalike/frontal_face_detector-*.svm")
+        saved.write_bytes(b"not a detector")
+        faces._hog_detector.cache_clear()
+        assert [f.box for f in detect(photo, Settings())] == expected
+        assert saved.stat().st_size > 100_000  # rewritten whole
+    finally:
+        faces._hog_detector.cache_clear()
+
+
+# -- the search sidecar ---------------------------------------------------------------------
+def _add_photos(idx: Index, start: int, count: int, rng) -> None:
+    """Photos of one synthetic face each: person i % 7, unit vectors (the real store)."""
+    items = []
+    for i in range(start, start + count):
+        v = rng.normal(size=DIM).astype(np.float32)
+        record = PhotoRecord(f"/photos/p{i}.jpg", f"person{i % 7}", 1, 1, f"{i:040x}", "ok")
+        items.append((record, [(0, 10, 10, 0, pack(v / np.linalg.norm(v)), None)]))
+    idx.write(items)
+    for name in {f"person{i % 7}" for i in range(start, start + count)}:
+        rows = idx.faces_of_person(name)
+        idx.set_credited(name, [r[0] for r in rows])
+
+
+@pytest.fixture
+def synthetic(tmp_path) -> Index:
+    idx = Index.open(tmp_path / "s.db", create=True)
+    _add_photos(idx, 0, 50, np.random.default_rng(1))
+    yield idx
+    idx.close()
+
+
+def _sidecar_files(idx: Index) -> list[str]:
+    return sorted(p.name for p in idx.path.parent.glob(idx.path.name + ".g*"))
+
+
+def _assert_same(a, b) -> None:
+    assert np.array_equal(a.X, b.X) and np.array_equal(a.face_ids, b.face_ids)
+    assert np.array_equal(a.person, b.person) and a.names == b.names
+    assert np.allclose(a.sq, np.einsum("ij,ij->i", b.X, b.X))
+
+
+def test_the_sidecar_gives_the_search_results_of_sqlite(synthetic):
+    from_sqlite, _ = synthetic._read_gallery()
+    synthetic.gallery()  # writes the sidecar
+    assert len(_sidecar_files(synthetic)) == 2
+    cached = synthetic.gallery()  # maps it
+    assert isinstance(cached.X, np.ndarray) and not cached.X.flags.writeable
+    _assert_same(cached, from_sqlite)
+    for q in from_sqlite.X[:5]:
+        for per_person in (True, False):
+            assert api.rank(cached, q, 5, per_person) == api.rank(from_sqlite, q, 5, per_person)
+
+
+def test_any_write_makes_the_sidecar_stale_and_it_is_rebuilt(synthetic):
+    before = synthetic.gallery()
+    _add_photos(synthetic, 50, 3, np.random.default_rng(2))
+    after = synthetic.gallery()
+    assert len(after.X) == len(before.X) + 3
+    _assert_same(after, synthetic._read_gallery()[0])
+    synthetic.remove(["/photos/p0.jpg"])  # faces removed by cascade
+    assert len(synthetic.gallery().X) == len(before.X) + 2
+    synthetic.set_credited("person1", [])  # who is credited changes the gallery too
+    assert "person1" not in synthetic.gallery().names
+    assert len(_sidecar_files(synthetic)) == 2  # older generations are dropped
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "float64", "pickle", "rows"])
+def test_a_damaged_sidecar_is_never_trusted(synthetic, damage):
+    expected = synthetic.gallery()
+    vectors = synthetic.path.parent / next(f for f in _sidecar_files(synthetic) if "vectors" in f)
+    if damage == "garbage":
+        vectors.write_bytes(b"\x93NUMPY garbage")
+    elif damage == "truncated":
+        vectors.write_bytes(vectors.read_bytes()[:-100])
+    elif damage == "float64":
+        np.save(vectors, np.asarray(expected.X, np.float64))
+    elif damage == "pickle":
+        np.save(vectors, np.array([object()] * 3), allow_pickle=True)
+    else:
+        rows = vectors.with_name(vectors.name.replace("vectors.npy", "rows.npz"))
+        np.savez(rows, face_ids=expected.face_ids[:-1])
+    _assert_same(synthetic.gallery(), synthetic._read_gallery()[0])
+    _assert_same(synthetic.gallery(), expected)  # and the rebuilt files are right again
+
+
+def test_an_index_older_than_the_sidecar_is_read_from_sqlite_then_upgraded(synthetic):
+    expected = synthetic._read_gallery()[0]
+    with synthetic.db:
+        for trigger in ("faces_added", "faces_removed", "faces_changed", "photos_renamed"):
+            synthetic.db.execute(f"DROP TRIGGER {trigger}")
+        synthetic.db.execute("DELETE FROM meta WHERE key = 'generation'")
+    _assert_same(synthetic.gallery(), expected)
+    assert _sidecar_files(synthetic) == []
+    with synthetic.writer():  # the next `lookalike index` upgrades it
+        pass
+    _add_photos(synthetic, 50, 1, np.random.default_rng(3))
+    assert len(synthetic.gallery().X) == len(expected.X) + 1
+    assert len(_sidecar_files(synthetic)) == 2
+
+
+def test_the_generation_moves_with_writes_from_any_connection(synthetic):
+    synthetic.gallery()
+    other = sqlite3.connect(synthetic.path)
+    with other:
+        other.execute("UPDATE faces SET credited = 0")
+    other.close()
+    assert synthetic.gallery().names == []
