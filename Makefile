@@ -35,5 +35,23 @@ match: install
 bench: install
 	$(BIN)/python bench/run.py
 
+# Pictures of the answer, made from the test photos into demo/ (never committed): a query's
+# matches, a pair, the face map (PCA and t-SNE PNGs, interactive HTML), a projector export.
+DEMO_DIR   ?= demo
+DEMO_PHOTO ?= $(DATA)/celebs5/queries/jerry_seinfeld/httpafilesbiographycomimageuploadcfillcssrgbdprgfacehqwMTIwNjANjMMDINzIxNjcjpg.jpg
+DEMO_INDEX := $(DEMO_DIR)/celebs5.db
+.PHONY: demo
+demo: install
+	mkdir -p "$(DEMO_DIR)"
+	$(BIN)/lookalike index "$(DATA)/celebs5/gallery" --index "$(DEMO_INDEX)"
+	$(BIN)/lookalike match "$(DEMO_PHOTO)" --index "$(DEMO_INDEX)" --save "$(DEMO_DIR)/matches.png"
+	$(BIN)/lookalike distance "$(DATA)/examples/obama.jpg" "$(DATA)/examples/obama2.jpg" \
+		--save "$(DEMO_DIR)/pair.png"
+	$(BIN)/lookalike map --index "$(DEMO_INDEX)" --highlight "$(DEMO_PHOTO)" \
+		--out "$(DEMO_DIR)/map.png" --html "$(DEMO_DIR)/map.html"
+	$(BIN)/lookalike map --index "$(DEMO_INDEX)" --highlight "$(DEMO_PHOTO)" --method tsne \
+		--out "$(DEMO_DIR)/map-tsne.png"
+	$(BIN)/lookalike export --format projector "$(DEMO_DIR)/projector" --index "$(DEMO_INDEX)"
+
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
