@@ -252,11 +252,11 @@ class Index:
         """``path -> (size, mtime_ns)`` for every photo: what an incremental run compares."""
         return {p: (s, m) for p, s, m in self.db.execute("SELECT path, size, mtime_ns FROM photos")}
 
-    def photo_by_hash(self, sha1: str) -> tuple[int, str, int, int] | None:
-        """``(id, status, width, height)`` of a photo with this content, if any."""
+    def photo_by_hash(self, sha1: str) -> tuple[int, str, int, int, str] | None:
+        """``(id, status, width, height, path)`` of a photo with this content, if any."""
         return self.db.execute(
-            "SELECT id, status, width, height FROM photos WHERE sha1 = ? AND status != 'error' "
-            "LIMIT 1",
+            "SELECT id, status, width, height, path FROM photos "
+            "WHERE sha1 = ? AND status != 'error' LIMIT 1",
             (sha1,),
         ).fetchone()
 

@@ -115,8 +115,9 @@ def index_folder(
     summary = Summary(root=path_key(root))
     with index.writer():
         _check_settings(index, settings)
-        todo, seen = _plan(root, index, summary)
-        touched: set[str] = set()
+        todo, seen, moved = _plan(root, index, summary)
+        touched = index.remove(moved)  # found at their new place: the old entries go
+        summary.removed = len(moved)
         results = _encode_all(todo, settings, jobs, max_pixels, progress)
         try:
             with _sigterm_interrupts(), closing(results):
@@ -127,7 +128,7 @@ def index_folder(
         if not summary.interrupted:
             gone = set(index.paths_under(root)) - seen
             touched |= index.remove(gone)
-            summary.removed = len(gone)
+            summary.removed += len(gone)
         _credit(index, touched)
         index.gallery()  # brings the search sidecar up to date now, not at the next match
     summary.seconds = time.monotonic() - started
@@ -175,11 +176,12 @@ def _unlisted(errors: list[OSError]) -> Iterator[tuple[str, OSError]]:
         yield os.path.join(os.fsdecode(e.filename), ""), e
 
 
-def _plan(root: str, index: Index, summary: Summary) -> tuple[list[Job], set[str]]:
-    """The files that need encoding, and the keys of every photo seen under ``root``."""
+def _plan(root: str, index: Index, summary: Summary) -> tuple[list[Job], set[str], list[str]]:
+    """The files that need encoding, the keys of every photo seen under ``root``, and the
+    old keys of photos that moved here (their files are gone from there)."""
     known = index.stats_by_path()
     prehash = bool(known)  # only an index with photos can hold a moved one
-    todo, seen, reuse = [], set(), []
+    todo, seen, reuse, moved = [], set(), [], []
     for path, st in _walk(root):
         key = path_key(path)
         if isinstance(st, OSError):
@@ -203,17 +205,21 @@ def _plan(root: str, index: Index, summary: Summary) -> tuple[list[Job], set[str
             continue
         job = Job(path, key, person_name(root, path), st.st_size, st.st_mtime_ns)
         if prehash and (found := _reusable(index, job)):
-            reuse.append(found)
+            record, faces, old = found
+            reuse.append((record, faces))
+            if _moved_away(old):
+                moved.append(old)
             summary.reused += 1
             continue
         todo.append(job)
     if reuse:
         index.write(reuse)
-    return todo, seen
+    return todo, seen, moved
 
 
-def _reusable(index: Index, job: Job) -> tuple[PhotoRecord, list[tuple]] | None:
-    """A photo with the same content already indexed (moved, copied, or only touched)."""
+def _reusable(index: Index, job: Job) -> tuple[PhotoRecord, list[tuple], str] | None:
+    """A photo with the same content already indexed (moved, copied, or only touched): the
+    record and faces to store for ``job``, and the key it was indexed under."""
     try:
         job.sha1 = file_hash(job.path)
     except OSError:
@@ -221,10 +227,16 @@ def _reusable(index: Index, job: Job) -> tuple[PhotoRecord, list[tuple]] | None:
     hit = index.photo_by_hash(job.sha1)
     if hit is None:
         return None
-    photo_id, status, width, height = hit
+    photo_id, status, width, height, old = hit
     record = PhotoRecord(job.key, job.name, job.size, job.mtime_ns, job.sha1, status,
                          None, width, height)
-    return record, index.faces_of_photo(photo_id)
+    return record, index.faces_of_photo(photo_id), old
+
+
+def _moved_away(key: str) -> bool:
+    """The file once indexed as ``key`` is gone (a key with an escaped, non-UTF-8 byte is
+    not its file's real name: kept)."""
+    return "\\x" not in key and not os.path.lexists(key)
 
 
 def _error_record(root: str, path: str, key: str, reason: str) -> PhotoRecord:
