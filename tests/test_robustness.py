@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -284,3 +285,22 @@ def test_unreadable_file_and_folder(tmp_path):
     held = {p.removeprefix(f"{folder}/"): r["status"] for p, r in kit.rows(index).items()}
     assert held == {"readable.jpg": "ok", "secret.jpg": "error", "locked/inside.jpg": "ok"}
     assert_one_line_error(match, "secret.jpg", "ermission denied")
+
+
+def test_moved_folder_is_reused_and_leaves_no_stale_entries(tmp_path):
+    index, old, new = tmp_path / "index.db", tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    for name in ("obama.jpg", "biden.jpg", "obama2.jpg"):
+        (old / name).write_bytes((EXAMPLES / name).read_bytes())
+    assert lookalike("index", old, "--index", index).returncode == 0
+    old.rename(new)
+    moved = lookalike("index", new, "--index", index, "--json")
+    assert moved.returncode == 0, moved.stderr
+    s = json.loads(moved.stdout)[0]
+    assert (s["encoded"], s["reused"], s["removed"]) == (0, 3, 3)
+    assert {Path(p).parent for p in kit.rows(index)} == {new}
+    assert kit.info(index)["people"] == 3
+    shutil.copytree(new, old)  # a copy is not a move: both stay
+    copied = json.loads(lookalike("index", old, "--index", index, "--json").stdout)[0]
+    assert (copied["encoded"], copied["reused"], copied["removed"]) == (0, 3, 0)
+    assert kit.info(index)["photos"] == 6
