@@ -128,9 +128,11 @@ def pack(embedding: np.ndarray) -> bytes:
     return np.ascontiguousarray(embedding, dtype="<f4").tobytes()
 
 
-def unpack(blob: bytes) -> np.ndarray:
+def unpack(blob: bytes, where: object = "the index") -> np.ndarray:
+    """A stored embedding as float32[128]; anything but 512 bytes is refused, never guessed."""
     if not isinstance(blob, bytes) or len(blob) != DIM * 4:
-        raise IndexFileError(f"corrupt embedding ({len(blob) if blob else 0} bytes)")
+        size = len(blob) if isinstance(blob, bytes) else 0
+        raise IndexFileError(f"{where} holds a corrupt embedding ({size} bytes)")
     return np.frombuffer(blob, dtype="<f4")
 
 
@@ -441,7 +443,7 @@ class Index:
         for path, status, width, height, *box, blob in rows:
             found = blob is not None
             yield (path, status, width, height, box if found else None,
-                   unpack(blob) if found else None)
+                   unpack(blob, self.path) if found else None)
 
     # -- reporting -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

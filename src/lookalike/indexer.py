@@ -391,7 +391,7 @@ def _credit(index: Index, names: set[str]) -> None:
         face_ids = np.array([r[0] for r in rows])
         photo_ids = np.array([r[1] for r in rows])
         areas = np.array([r[2] for r in rows])
-        X = np.stack([unpack(r[3]) for r in rows])
+        X = np.stack([unpack(r[3], index.path) for r in rows])
         chosen[name] = face_ids[credit(photo_ids, areas, X)]
     if chosen:
         index.set_credited_many(chosen)
