@@ -259,3 +259,15 @@ def test_disk_full_is_a_clear_error_and_keeps_committed_batches(small_disk, phot
     rerun = finish(photos, index)
     assert rerun["unchanged"] == kept
     kit.same_content(kit.rows(index), reference)
+
+
+def test_wrong_sized_embedding_is_refused_not_read(good_index, photos, tmp_path):
+    """Embeddings are raw float32 of a checked size: a 4-byte one is an error naming the file."""
+    index = tmp_path / "index.db"
+    shutil.copyfile(good_index, index)
+    db = sqlite3.connect(index)
+    db.execute("UPDATE faces SET embedding = x'0000803f' WHERE id = (SELECT min(id) FROM faces)")
+    db.commit()
+    db.close()
+    for command in (("match", EXAMPLES / "obama.jpg"), ("index", photos / "madonna")):
+        assert_one_line_error(lookalike(*command, "--index", index), str(index), "corrupt")
