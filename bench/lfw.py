@@ -251,7 +251,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         for k in ("upsample", "jitters", "fallback", "mirror", "padding")
         if getattr(args, k) is not None
     }
-    return dataclasses.replace(QUALITY[args.quality], **chosen)
+    return Settings(**{**QUALITY[args.quality], **chosen})
 
 
 def run(args: argparse.Namespace) -> dict:

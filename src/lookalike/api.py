@@ -17,8 +17,9 @@ import numpy as np
 from . import faces as facelib
 from . import search
 from .faces import Face, Settings
+from .gallery import BuiltinGallery
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
-from .index import Gallery, Index, IndexFileError
+from .index import Gallery, Index, IndexFileError, default_path
 from .indexer import Summary, index_folder, settings_mismatch
 
 
@@ -125,11 +126,26 @@ def rank(gallery: Gallery, q: np.ndarray, top: int = 5, per_person: bool = True,
     return [(int(r), float(d[r])) for r in rows if np.isfinite(d[r])]
 
 
+def open_index(index_path: str | os.PathLike | None = None,
+               gallery: str | None = None) -> Index | BuiltinGallery:
+    """What to match against: the built-in LFW gallery when ``gallery="lfw"``, or when no
+    index is named (neither ``index_path`` nor ``$LOOKALIKE_INDEX``) and the default index
+    does not exist yet; otherwise the index file."""
+    if gallery is not None and gallery != BuiltinGallery.NAME:
+        raise ValueError(f"unknown gallery {gallery!r} (built in: {BuiltinGallery.NAME})")
+    unnamed = index_path is None and not os.environ.get("LOOKALIKE_INDEX")
+    if gallery or (unnamed and not default_path().exists()):
+        return BuiltinGallery()
+    return Index.open(index_path)
+
+
 def match(query: str, index_path: str | os.PathLike | None = None, top: int = 5,
           per_person: bool = True, tolerance: float = facelib.TOLERANCE,
-          all_faces: bool = False, settings: dict | None = None) -> list[Match]:
-    """The indexed faces nearest to the query photo (or indexed person's name)."""
-    with Index.open(index_path) as idx:
+          all_faces: bool = False, settings: dict | None = None,
+          gallery: str | None = None) -> list[Match]:
+    """The indexed faces nearest to the query photo (or indexed person's name); see
+    :func:`open_index` for when the built-in LFW gallery answers."""
+    with open_index(index_path, gallery) as idx:
         q = make_query(idx, query, index_settings(idx, settings), all_faces)
         return match_query(idx, q, top, per_person, tolerance)
 

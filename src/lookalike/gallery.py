@@ -5,7 +5,7 @@ so the tool answers "which celebrity do I look like?" out of the box.  The file 
 pixels: per photo, the person's name, the LFW file name, the face's box and its 128-d
 embedding as float16 (enough: LFW accuracy and rank-1 do not change, see
 ``bench/lfw.py``), made with the default :class:`~lookalike.faces.Settings` by
-``make gallery`` (``python -m lookalike.gallery LFW_DIR``).
+``make gallery`` (``scripts/lfw_gallery.py``).
 
 A :class:`BuiltinGallery` answers the read-only questions matching asks of an
 :class:`~lookalike.index.Index` (settings, the embedding matrix, who and where a face is), so
@@ -14,11 +14,9 @@ the same matching code serves both.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -115,6 +113,8 @@ def build(
 class BuiltinGallery:
     """The packaged LFW gallery, read-only, answering like an :class:`Index` does."""
 
+    NAME = NAME
+
     def __init__(self, path: str | os.PathLike | None = None):
         if path is None:
             resource = resources.files("lookalike").joinpath(PACKAGED)
@@ -152,6 +152,10 @@ class BuiltinGallery:
             return []
         return np.flatnonzero(self.person == self.names.index(name)).tolist()
 
+    def chip(self, face_id: int) -> None:
+        """No pixels are shipped: results show the person and the LFW file name."""
+        return None
+
     def describe_faces(self, face_ids) -> dict[int, dict]:
         out = {}
         for i in face_ids:
@@ -170,29 +174,3 @@ def cached_index(cache: str | os.PathLike, settings: Settings) -> Path:
     """The index of LFW made with ``settings`` in the folder ``cache`` (one per settings)."""
     key = hashlib.sha1(json.dumps(settings.as_dict(), sort_keys=True).encode()).hexdigest()
     return Path(cache) / f"lfw-{key[:12]}.db"
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lookalike.gallery LFW_DIR``: build the packaged gallery from LFW."""
-    parser = argparse.ArgumentParser(
-        prog="python -m lookalike.gallery", description="Build the built-in gallery from LFW."
-    )
-    parser.add_argument("lfw", type=Path, help="LFW folder (holding images/<person>/*.jpg)")
-    parser.add_argument("--out", type=Path, help="gallery file [default: the packaged one]")
-    parser.add_argument(
-        "--cache",
-        type=Path,
-        default=DEFAULT_CACHE,
-        help="folder for the LFW index (reused: only new photos are encoded)",
-    )
-    parser.add_argument("--jobs", type=int, help="worker processes [default: all cores]")
-    args = parser.parse_args(argv)
-    out = args.out or Path(str(resources.files("lookalike"))) / PACKAGED
-    settings = Settings()
-    n = build(args.lfw / "images", out, cached_index(args.cache, settings), settings, args.jobs)
-    print(f"{out}: {n} photos, {out.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Build the built-in gallery (src/lookalike/data/lfw-gallery.npz) from an LFW folder.
+
+    python scripts/lfw_gallery.py ../shared/data/lfw
+
+LFW is indexed with the default settings into an index in ``--cache`` (reused: a rerun
+encodes nothing), then one face per photo (the one nearest the centre, where LFW puts the
+person named) is written with the person's name and the photo's file name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from importlib import resources
+from pathlib import Path
+
+from lookalike.faces import Settings
+from lookalike.gallery import DEFAULT_CACHE, PACKAGED, build, cached_index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("lfw", type=Path, help="LFW folder (holding images/<person>/*.jpg)")
+    parser.add_argument("--out", type=Path, help="gallery file [default: the packaged one]")
+    parser.add_argument(
+        "--cache", type=Path, default=DEFAULT_CACHE, help="folder for the LFW index [%(default)s]"
+    )
+    parser.add_argument("--jobs", type=int, help="worker processes [default: all cores]")
+    args = parser.parse_args(argv)
+    out = args.out or Path(str(resources.files("lookalike"))) / PACKAGED
+    out.parent.mkdir(parents=True, exist_ok=True)
+    settings = Settings()
+    n = build(args.lfw / "images", out, cached_index(args.cache, settings), settings, args.jobs)
+    print(f"{out}: {n} photos, {out.stat().st_size / 1e6:.1f} MB", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

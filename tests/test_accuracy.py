@@ -1,0 +1,72 @@
+"""The accuracy options (--quality best): CNN fallback, mirrored averaging; old settings."""
+
+import numpy as np
+import pytest
+from conftest import DATA, EXAMPLES, needs_data
+
+from lookalike import faces
+from lookalike.faces import QUALITY, Settings
+from lookalike.gallery import nearest_centre
+from lookalike.images import load_photo
+
+#: HOG finds no face in this LFW photo at upsample 0, 1 or 2; the CNN detector does.
+HOG_MISS = DATA / "lfw" / "images" / "Chung_Mong-hun" / "Chung_Mong-hun_0001.jpg"
+
+
+def test_settings_recorded_before_the_accuracy_options_read_as_they_were_made():
+    old = {
+        "detector": "hog",
+        "upsample": 1,
+        "jitters": 1,
+        "shrink": 800,
+        "landmarks": "5-point",
+        "encoder": "dlib_face_recognition_resnet_model_v1",
+    }
+    s = Settings.from_dict(old)
+    assert (s.fallback, s.mirror, s.padding) == ("none", False, 0.25)
+    assert Settings.from_dict(Settings(mirror=True).as_dict()) == Settings(mirror=True)
+
+
+def test_quality_presets_are_settings_fields():
+    for fields in QUALITY.values():
+        Settings(**fields)
+    assert Settings(**QUALITY["default"]) == Settings()
+
+
+def test_the_face_nearest_the_centre_is_chosen():
+    boxes = [[0, 100, 100, 0], [80, 170, 170, 80], [150, 250, 250, 150]]  # top right bottom left
+    assert nearest_centre(boxes, 250, 250) == 1
+
+
+@needs_data
+def test_mirror_averages_the_chip_and_its_mirror_image():
+    photo = load_photo(EXAMPLES / "obama.jpg")
+    plain = faces.detect(photo, Settings())[0]
+    mirrored = faces.detect(photo, Settings(mirror=True))[0]
+    assert plain.box == mirrored.box
+    encoder = faces._encoder()
+    flipped = np.asarray(encoder.compute_face_descriptor(np.ascontiguousarray(plain.chip[:, ::-1])))
+    expected = (plain.embedding + flipped) / 2
+    assert np.linalg.norm(mirrored.embedding - expected) < 1e-5
+    assert 0.01 < np.linalg.norm(mirrored.embedding - plain.embedding) < 0.2
+
+
+@needs_data
+def test_cnn_fallback_finds_the_face_hog_misses():
+    if not HOG_MISS.is_file():
+        pytest.skip(f"no {HOG_MISS}")
+    photo = load_photo(HOG_MISS)
+    assert faces.detect(photo, Settings()) == []
+    found = faces.detect(photo, Settings(fallback="cnn"))
+    assert len(found) == 1
+    top, right, bottom, left = found[0].box
+    assert left < 125 < right and top < 125 < bottom  # LFW's face, in the middle
+
+
+@needs_data
+def test_fallback_changes_nothing_where_hog_finds_a_face():
+    photo = load_photo(EXAMPLES / "obama.jpg")
+    a = faces.detect(photo, Settings())
+    b = faces.detect(photo, Settings(fallback="cnn"))
+    assert [f.box for f in a] == [f.box for f in b]
+    assert np.array_equal(a[0].embedding, b[0].embedding)
