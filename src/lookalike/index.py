@@ -176,7 +176,10 @@ class Index:
             meta = dict(self.db.execute("SELECT key, value FROM meta"))
             if meta.get("app") != APP:
                 raise IndexFileError(f"{self.path} is an SQLite database, but not a lookalike index")
-            version = int(meta.get("format_version", "0"))
+            version = meta.get("format_version", "0")
+            if not version.isdigit():
+                raise IndexFileError(f"{self.path} has a broken format version ({version!r:.40})")
+            version = int(version)
             if version > FORMAT_VERSION:
                 raise IndexFileError(
                     f"{self.path} was made by a newer lookalike (format {version}; "
@@ -243,7 +246,13 @@ class Index:
 
     def settings(self) -> Settings | None:
         raw = self.meta().get("settings")
-        return Settings.from_dict(json.loads(raw)) if raw else None
+        try:
+            return Settings.from_dict(json.loads(raw)) if raw else None
+        except (ValueError, TypeError) as e:  # not JSON, not a dict, or fields unknown here
+            raise IndexFileError(
+                f"{self.path} records settings this lookalike cannot read ({e}); "
+                "upgrade lookalike, or index into a new --index"
+            ) from None
 
     def set_settings(self, settings: Settings, dlib: dict) -> None:
         with self.db:
