@@ -186,10 +186,10 @@ def make_bad_index(kind: str, path: Path, good: Path) -> None:
         db.execute("INSERT INTO songs VALUES ('Tiny Dancer')")
         db.commit()
         db.close()
-    elif kind == "a newer format":
+    elif kind in META_EDITS:
         shutil.copyfile(good, path)
         db = sqlite3.connect(path)
-        db.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
+        db.execute("UPDATE meta SET value = ? WHERE key = ?", META_EDITS[kind])
         db.commit()
         db.close()
     elif kind == "damaged pages":
@@ -200,10 +200,17 @@ def make_bad_index(kind: str, path: Path, good: Path) -> None:
         path.write_bytes(bytes(data))
 
 
+META_EDITS = {
+    "a newer format": ("99", "format_version"),
+    "a broken format version": ("x1", "format_version"),
+    "settings from elsewhere": ('{"evil": 1}', "settings"),
+}
 BAD_INDEXES = {
     "random bytes": "not a lookalike index",
     "another SQLite database": "not a lookalike index",
     "a newer format": "newer lookalike",
+    "a broken format version": "broken format version",
+    "settings from elsewhere": "cannot read",
     "damaged pages": "damaged",
 }
 
