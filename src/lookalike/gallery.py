@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -141,6 +142,10 @@ class BuiltinGallery:
 
     def settings(self) -> Settings:
         return self._settings
+
+    def snapshot(self) -> AbstractContextManager:
+        """A read-only file never changes under a query."""
+        return nullcontext()
 
     def gallery(self) -> Gallery:
         return Gallery(
