@@ -32,8 +32,10 @@ match: install
 	$(BIN)/lookalike index "$(GALLERY)"
 	$(BIN)/lookalike match "$(PHOTO)" --top 5
 
+# lookalike vs face_recognition's CLI, one run, ratios (issue 3); a quick look:
+# make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py --data "$(DATA)" $(BENCH_ARGS)
 
 # Pictures of the answer, made from the test photos into demo/ (never committed): a query's
 # matches, a pair, the face map (PCA and t-SNE PNGs, interactive HTML), a projector export.

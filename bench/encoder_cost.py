@@ -1,0 +1,40 @@
+"""What one face encoding costs on one core, in milliseconds (median), as JSON on stdout.
+
+The chips come from real photos; only dlib's ``compute_face_descriptor`` is timed, the part
+of indexing no pool, shrink or cache makes cheaper.
+
+    python bench/encoder_cost.py PHOTO... [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+from lookalike import faces
+from lookalike.faces import Settings, detect
+from lookalike.images import load_photo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("photos", nargs="+")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    settings = Settings()
+    chips = [f.chip for p in args.photos for f in detect(load_photo(p), settings)]
+    encoder = faces._encoder()
+    times = []
+    for _ in range(args.repeat):
+        for chip in chips:
+            started = time.perf_counter()
+            encoder.compute_face_descriptor(chip, settings.jitters)
+            times.append(time.perf_counter() - started)
+    print(json.dumps({"ms_per_face": 1000 * float(np.median(times)), "samples": len(times)}))
+
+
+if __name__ == "__main__":
+    main()

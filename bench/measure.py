@@ -1,0 +1,85 @@
+"""Run a command and measure it: wall time (interpreter start included) and peak memory.
+
+Peak memory is the largest sum of resident set sizes over the command's whole process tree
+(a pool's workers included), sampled every ``POLL_SECONDS``.  Summing RSS counts pages that
+forked workers share with their parent once per process, so it errs on the high side.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+POLL_SECONDS = 0.02
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class Run:
+    seconds: float
+    peak_bytes: int
+    stdout: str
+    stderr: str
+    returncode: int
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                kids += [int(k) for k in f.read().split()]
+    except OSError:
+        pass  # the process is gone
+    return kids
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_rss(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants, in bytes."""
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        total += _rss(p)
+        todo += _children(p)
+    return total
+
+
+def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
+    """Run ``argv`` to the end, sampling its memory; raises if it fails."""
+    started = time.perf_counter()
+    with subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    ) as proc:
+        # Output is read on threads so that a chatty command never blocks on a full pipe.
+        out: dict[str, str] = {}
+        readers = [
+            threading.Thread(target=lambda k=k, s=s: out.__setitem__(k, s.read()))
+            for k, s in (("stdout", proc.stdout), ("stderr", proc.stderr))
+        ]
+        for reader in readers:
+            reader.start()
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss(proc.pid))
+            time.sleep(POLL_SECONDS)
+        seconds = time.perf_counter() - started
+        for reader in readers:
+            reader.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{out['stderr'][-2000:]}")
+    return Run(seconds, peak, out["stdout"], out["stderr"], proc.returncode)
