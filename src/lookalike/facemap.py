@@ -22,7 +22,7 @@ from .index import Index
 
 METHODS = ("pca", "tsne", "umap")
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
-DEFAULT_SAMPLE = 3000
+DEFAULT_SAMPLE = 2000
 #: Up to this many people, each gets a colour and a legend entry.
 MAX_COLOURED = 20
 BYSTANDER = "#b8b8b8"
@@ -262,22 +262,32 @@ def draw(m: FaceMap, path: str | os.PathLike) -> None:
 
 
 def _draw_query(ax, m: FaceMap) -> None:
+    """The query as a star; its neighbours' labels on a ring around it, each pointing at its dot.
+
+    A ring keeps the labels apart however close the neighbours lie to each other on the map.
+    """
+    from matplotlib.text import OffsetFrom
+
     qx, qy = m.query_xy
+    ring = OffsetFrom(ax.transData, (qx, qy))
+    radius = max(70, 14 * len(m.neighbours))
     for rank, (row, d) in enumerate(zip(m.neighbours, m.distances, strict=True), start=1):
-        x, y = m.xy[row]
-        ax.plot([qx, x], [qy, y], ls="--", lw=0.8, color="#777777", zorder=3)
-        ax.scatter([x], [y], s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4)
-        angle = np.pi / 4 + rank * 2 * np.pi / max(len(m.neighbours), 1)
+        ax.scatter(
+            *m.xy[row], s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4
+        )
+        angle = np.pi / 2 - (rank - 1) * 2 * np.pi / len(m.neighbours)
         ax.annotate(
             f"{rank}. {m.space.label(row)} ({d:.2f})",
-            (x, y),
+            m.xy[row],
+            xytext=(1.9 * radius * np.cos(angle), radius * np.sin(angle)),  # labels are wide
+            textcoords=ring,
             fontsize=9,
-            xytext=(34 * np.cos(angle), 34 * np.sin(angle)),
-            textcoords="offset points",
             ha="center",
+            va="center",
             zorder=6,
-            arrowprops={"arrowstyle": "-", "color": "#444444"},
-            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+            annotation_clip=False,
+            arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.8, "shrinkB": 6},
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#999999", "alpha": 0.9},
         )
     ax.scatter(
         [qx], [qy], marker="*", s=500, c=HIGHLIGHT, edgecolors="black", linewidths=1, zorder=7
