@@ -133,16 +133,25 @@ function draw() {
   if (!q) return;
   const [qx, qy] = px(q.xy);
   ctx.font = "12px system-ui, sans-serif"; ctx.lineWidth = 1;
+  // labels on a ring around the query (apart however close the neighbours are), each with a
+  // line to its dot
+  // (the ring's centre moves in from the edges so that it fits)
+  const r = Math.max(90, 18 * q.neighbours.length);
+  const texts = q.neighbours.map((n, k) => `${k + 1}. ${label(n)} (${q.distances[k].toFixed(2)})`);
+  const half = Math.max(0, ...texts.map(t => ctx.measureText(t).width)) / 2 + 6;
+  const cx = Math.min(Math.max(qx, 1.9 * r + half), W - 1.9 * r - half);
+  const cy = Math.min(Math.max(qy, r + 12), H - r - 12);
   q.neighbours.forEach((n, k) => {
-    const [x, y] = pts[n];
-    ctx.strokeStyle = "#777"; ctx.setLineDash([4, 3]);
-    ctx.beginPath(); ctx.moveTo(qx, qy); ctx.lineTo(x, y); ctx.stroke();
-    ctx.setLineDash([]); ctx.strokeStyle = "#000";
+    const [x, y] = pts[n], text = texts[k], w = ctx.measureText(text).width;
+    const a = Math.PI / 2 - k * 2 * Math.PI / q.neighbours.length;
+    const lx = cx + 1.9 * r * Math.cos(a), ly = cy - r * Math.sin(a);
+    ctx.strokeStyle = "#555";
+    ctx.beginPath(); ctx.moveTo(lx, ly); ctx.lineTo(x, y); ctx.stroke();
     ctx.beginPath(); ctx.arc(x, y, R + 4, 0, 2 * Math.PI); ctx.stroke();
-    ctx.fillStyle = "#000";
-    const text = `${k + 1}. ${label(n)} (${q.distances[k].toFixed(2)})`;
-    const w = ctx.measureText(text).width;
-    ctx.fillText(text, x + R + 6 + w > W ? x - R - 6 - w : x + R + 6, y - 4);
+    ctx.fillStyle = "rgba(255, 255, 255, 0.9)"; ctx.strokeStyle = "#999";
+    ctx.fillRect(lx - w / 2 - 4, ly - 9, w + 8, 18);
+    ctx.strokeRect(lx - w / 2 - 4, ly - 9, w + 8, 18);
+    ctx.fillStyle = "#000"; ctx.fillText(text, lx - w / 2, ly + 4);
   });
   ctx.fillStyle = q.colour; ctx.strokeStyle = "#000"; star(qx, qy, 12);
   const w = ctx.measureText(q.label).width;
