@@ -12,6 +12,7 @@ as an interactive page.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -211,6 +212,20 @@ def project(X: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, tupl
     return _umap(X, seed), ("UMAP 1", "UMAP 2")
 
 
+def _ring_centre(ax, xy: np.ndarray, rx: float, ry: float) -> tuple[float, float]:
+    """Where to centre a ring of ``rx`` by ``ry`` points around ``xy`` so that it fits in ``ax``."""
+    ax.autoscale_view()
+    box = ax.get_window_extent()
+    width, height = box.width * 72 / ax.figure.dpi, box.height * 72 / ax.figure.dpi
+    fx, fy = ax.transAxes.inverted().transform(ax.transData.transform(xy))
+    return _clamp(fx * width, rx, width - rx), _clamp(fy * height, ry, height - ry)
+
+
+def _clamp(v: float, lo: float, hi: float) -> float:
+    """``v`` moved into [lo, hi]; the middle when the interval is empty."""
+    return min(max(v, lo), hi) if hi > lo else (lo + hi) / 2
+
+
 def _umap(X: np.ndarray, seed: int) -> np.ndarray:
     try:
         import umap
@@ -220,7 +235,9 @@ def _umap(X: np.ndarray, seed: int) -> np.ndarray:
             "pip install umap-learn (or pip install 'lookalike[umap]')"
         ) from None
     reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(X) - 1), random_state=seed)
-    return reducer.fit_transform(X)
+    with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": wanted
+        warnings.simplefilter("ignore", UserWarning)
+        return reducer.fit_transform(X)
 
 
 def draw(m: FaceMap, path: str | os.PathLike) -> None:
@@ -264,13 +281,12 @@ def draw(m: FaceMap, path: str | os.PathLike) -> None:
 def _draw_query(ax, m: FaceMap) -> None:
     """The query as a star; its neighbours' labels on a ring around it, each pointing at its dot.
 
-    A ring keeps the labels apart however close the neighbours lie to each other on the map.
+    A ring keeps the labels apart however close the neighbours lie to each other on the map;
+    its centre moves in from the edges of the plot so that it fits inside.
     """
-    from matplotlib.text import OffsetFrom
-
     qx, qy = m.query_xy
-    ring = OffsetFrom(ax.transData, (qx, qy))
     radius = max(70, 14 * len(m.neighbours))
+    cx, cy = _ring_centre(ax, m.query_xy, 1.9 * radius + 80, radius + 12)
     for rank, (row, d) in enumerate(zip(m.neighbours, m.distances, strict=True), start=1):
         ax.scatter(
             *m.xy[row], s=110, facecolors="none", edgecolors="black", linewidths=1.2, zorder=4
@@ -279,8 +295,8 @@ def _draw_query(ax, m: FaceMap) -> None:
         ax.annotate(
             f"{rank}. {m.space.label(row)} ({d:.2f})",
             m.xy[row],
-            xytext=(1.9 * radius * np.cos(angle), radius * np.sin(angle)),  # labels are wide
-            textcoords=ring,
+            xytext=(cx + 1.9 * radius * np.cos(angle), cy + radius * np.sin(angle)),  # wide labels
+            textcoords="axes points",
             fontsize=9,
             ha="center",
             va="center",
