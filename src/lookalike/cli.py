@@ -93,6 +93,7 @@ def main() -> None:
       lookalike index ./celebs           index every face in a folder
       lookalike match me.jpg --top 5     the nearest indexed faces
       lookalike distance a.jpg b.jpg     are these two the same person?
+      lookalike map --out map.png        every indexed face on a 2-D map
     """
 
 
