@@ -391,22 +391,30 @@ class Index:
             self.db.execute("BEGIN")
         try:
             generation = self._generation()
+            n = self.db.execute("SELECT count(*) FROM faces").fetchone()[0]
+            X, ids, person = np.empty((n, DIM), "<f4"), np.empty(n, np.int64), np.empty(n, np.int32)
+            names: dict[str, int] = {}
             rows = self.db.execute(
                 "SELECT f.id, f.embedding, CASE WHEN f.credited THEN p.name END "
                 "FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.id"
-            ).fetchall()
+            )
+            done = 0
+            # In slices, into arrays made once: a million rows as Python objects is 1 GB.
+            while batch := rows.fetchmany(10_000):
+                blob = b"".join(r[1] for r in batch)
+                if len(blob) != len(batch) * DIM * 4 or done + len(batch) > n:
+                    raise IndexFileError(f"{self.path} holds a corrupt embedding")
+                part = slice(done, done + len(batch))
+                X[part] = np.frombuffer(blob, dtype="<f4").reshape(len(batch), DIM)
+                ids[part] = [r[0] for r in batch]
+                person[part] = [-1 if r[2] is None else names.setdefault(r[2], len(names))
+                                for r in batch]
+                done += len(batch)
         finally:
             if snapshot:
                 self.db.execute("ROLLBACK")
-        names: dict[str, int] = {}
-        person = np.array(
-            [-1 if n is None else names.setdefault(n, len(names)) for _, _, n in rows], np.int32
-        )
-        blob = b"".join(r[1] for r in rows)
-        if len(blob) != len(rows) * DIM * 4:
-            raise IndexFileError(f"{self.path} holds a corrupt embedding")
-        X = np.frombuffer(blob, dtype="<f4").reshape(len(rows), DIM)
-        ids = np.array([r[0] for r in rows], np.int64)
+        if done != n:
+            raise IndexFileError(f"{self.path} holds faces of photos it does not have")
         sq = np.einsum("ij,ij->i", X, X)
         return Gallery(X=X, face_ids=ids, person=person, names=list(names), sq=sq), generation
 
