@@ -1,8 +1,10 @@
-"""Run a command and measure it: wall time (interpreter start included) and peak memory.
+"""Run a command and measure it: wall time (interpreter start included), peak memory, CPU.
 
 Peak memory is the largest sum of resident set sizes over the command's whole process tree
 (a pool's workers included), sampled every ``POLL_SECONDS``.  Summing RSS counts pages that
 forked workers share with their parent once per process, so it errs on the high side.
+CPU time is summed over the same tree (each process's last sample: it misses at most a
+poll's worth a process); unlike wall time it hardly moves with what else the machine runs.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ from dataclasses import dataclass
 
 POLL_SECONDS = 0.02
 PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
 class Run:
     seconds: float
     peak_bytes: int
+    cpu_seconds: float
     stdout: str
     stderr: str
     returncode: int
@@ -37,20 +41,26 @@ def _children(pid: int) -> list[int]:
     return kids
 
 
-def _rss(pid: int) -> int:
+def _sample(pid: int) -> tuple[int, float]:
+    """Resident bytes and CPU seconds (user + system) of one process; zeros once it is gone."""
     try:
         with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * PAGE
+            rss = int(f.read().split()[1]) * PAGE
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return rss, (int(fields[11]) + int(fields[12])) / TICKS
     except (OSError, IndexError, ValueError):
-        return 0
+        return 0, 0.0
 
 
-def tree_rss(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants, in bytes."""
+def sample_tree(pid: int, cpu: dict[int, float]) -> int:
+    """Resident bytes of ``pid`` and all its descendants; records each one's CPU in ``cpu``."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
-        total += _rss(p)
+        rss, seconds = _sample(p)
+        total += rss
+        cpu[p] = max(cpu.get(p, 0.0), seconds)
         todo += _children(p)
     return total
 
@@ -73,13 +83,13 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
         ]
         for reader in readers:
             reader.start()
-        peak = 0
+        peak, cpu = 0, {}
         while proc.poll() is None:
-            peak = max(peak, tree_rss(proc.pid))
+            peak = max(peak, sample_tree(proc.pid, cpu))
             time.sleep(POLL_SECONDS)
         seconds = time.perf_counter() - started
         for reader in readers:
             reader.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{out['stderr'][-2000:]}")
-    return Run(seconds, peak, out["stdout"], out["stderr"], proc.returncode)
+    return Run(seconds, peak, sum(cpu.values()), out["stdout"], out["stderr"], proc.returncode)
