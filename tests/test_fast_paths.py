@@ -11,7 +11,7 @@ from conftest import EXAMPLES, needs_data
 
 from lookalike import api, faces
 from lookalike.faces import Settings, detect
-from lookalike.images import load_photo
+from lookalike.images import load_photo, shrink
 from lookalike.index import DIM, Index, PhotoRecord, pack
 
 
@@ -177,3 +177,12 @@ def test_the_generation_moves_with_writes_from_any_connection(synthetic):
         other.execute("UPDATE faces SET credited = 0")
     other.close()
     assert synthetic.gallery().names == []
+
+
+@needs_data
+def test_the_detection_copy_made_while_decoding_is_the_one_shrink_makes():
+    photo = load_photo(EXAMPLES / "obama-1080p.jpg", detect_side=640)
+    made, factor = photo.shrunk[640]
+    again, factor_again = shrink(photo.pixels, 640)
+    assert made.shape == (360, 640, 3) and np.array_equal(made, again) and factor == factor_again
+    assert load_photo(EXAMPLES / "obama_small.jpg", detect_side=640).shrunk == {}  # 320 px

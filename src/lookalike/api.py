@@ -61,7 +61,7 @@ def encode(path: str | os.PathLike, settings: Settings = Settings(),
            max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Face]:
     """Every face in the photo at ``path``, largest first; ImageError names the file."""
     try:
-        photo = load_photo(path, max_pixels)
+        photo = load_photo(path, max_pixels, settings.shrink)
     except ImageError as e:
         raise ImageError(f"{os.fsdecode(path)}: {e}") from None
     found = facelib.detect(photo, settings)

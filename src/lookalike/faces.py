@@ -122,7 +122,7 @@ def dlib_info() -> dict:
 
 def detect(photo: Photo, settings: Settings) -> list[Face]:
     """Every face in ``photo``: detected on a shrunk copy, encoded from working pixels."""
-    small, factor = shrink(photo.pixels, settings.shrink)
+    small, factor = photo.shrunk.get(settings.shrink) or shrink(photo.pixels, settings.shrink)
     if min(small.shape[:2]) < MIN_DETECT_SIDE:
         return []
     rects = _detect_rects(small, settings)

@@ -13,7 +13,7 @@ import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -41,13 +41,20 @@ class Photo:
     scale: float
     width: int
     height: int
+    #: Detection copies made while decoding, by longest side: what :func:`shrink` returns.
+    shrunk: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)
 
 
-def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> Photo:
-    """Open any photo Pillow can read, as an upright RGB array (see module docstring)."""
+def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS,
+               detect_side: int = 0) -> Photo:
+    """Open any photo Pillow can read, as an upright RGB array (see module docstring).
+
+    With ``detect_side``, also the copy ``shrink(pixels, detect_side)`` would make, made
+    from the decoded image itself: the same pixels without copying them back into Pillow.
+    """
     try:
         with _pixel_limit(max_pixels), Image.open(path) as img:
-            return _prepare(img, max_pixels)
+            return _prepare(img, max_pixels, detect_side)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -114,16 +121,26 @@ def shrink(pixels: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
     (README, Performance, gives the measured trade-off against face_recognition's CLI).
     """
     h, w = pixels.shape[:2]
+    size = _shrunk_size(w, h, longest_side)
+    if size is None:
+        return pixels, 1.0
+    return _resized(Image.fromarray(pixels), size)
+
+
+def _shrunk_size(w: int, h: int, longest_side: int) -> tuple[int, int] | None:
     longest = max(h, w)
     if longest_side <= 0 or longest <= longest_side:
-        return pixels, 1.0
+        return None
     factor = longest / longest_side
-    size = (max(1, round(w / factor)), max(1, round(h / factor)))
-    small = Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(small), w / size[0]
+    return max(1, round(w / factor)), max(1, round(h / factor))
 
 
-def _prepare(img: Image.Image, max_pixels: int) -> Photo:
+def _resized(img: Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, float]:
+    small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return np.asarray(small), img.width / size[0]
+
+
+def _prepare(img: Image.Image, max_pixels: int, detect_side: int = 0) -> Photo:
     width, height = img.size
     if width * height > max_pixels:
         raise _too_many_pixels(f"{width}x{height}", max_pixels)
@@ -132,7 +149,11 @@ def _prepare(img: Image.Image, max_pixels: int) -> Photo:
     img = _to_rgb(_upright(img))
     original = (round(img.width * draft_scale), round(img.height * draft_scale))
     img, reduce_scale = _reduce(img)
-    return Photo(np.asarray(img), reduce_scale * draft_scale, *original)
+    photo = Photo(np.asarray(img), reduce_scale * draft_scale, *original)
+    size = _shrunk_size(img.width, img.height, detect_side)
+    if size is not None:
+        photo.shrunk[detect_side] = _resized(img, size)
+    return photo
 
 
 def _draft(img: Image.Image) -> float:
@@ -150,6 +171,8 @@ def _upright(img: Image.Image) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if img.getexif().get(0x0112, 1) == 1:  # the Orientation tag
+                return img  # upright already: exif_transpose would copy every pixel
             return ImageOps.exif_transpose(img)
     except Exception:
         return img
