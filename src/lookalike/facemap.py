@@ -121,7 +121,7 @@ class FaceMap:
     def title(self) -> str:
         people = len(np.unique(self.space.person[self.space.person >= 0]))
         what = f"{len(self.space)} {self.space.unit}"
-        if self.space.unit == "faces":
+        if self.space.unit == "faces" and people:
             what += f" of {people} people"
         return f"{what}, {METHOD_NAMES[self.method]} of the 128-d face embeddings"
 
@@ -171,13 +171,20 @@ def build(
 
 
 def _neighbours(space: Space, query: Query | None, top: int) -> tuple[np.ndarray, np.ndarray]:
-    """The query's nearest points, one per person, in the full embedding space."""
+    """The query's nearest points, one per person, in the full embedding space.
+
+    An index whose faces are credited to nobody yet (cut short before crediting) gives the
+    nearest faces instead.
+    """
     if query is None:
         return np.zeros(0, np.int64), np.zeros(0)
     d = search.distances(space.X, query.embeddings[0])
     if query.exclude in space.names:
         d[space.person == space.names.index(query.exclude)] = np.inf
-    rows = search.top_k_per_person(d, space.person, top)
+    if (space.person >= 0).any():
+        rows = search.top_k_per_person(d, space.person, top)
+    else:
+        rows = search.top_k(d, top)
     return rows, d[rows]
 
 
