@@ -295,7 +295,6 @@ def info_cmd(index_path, as_json, verbose):
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
-    dlib = data["dlib_running"]
     lines = [
         f"index:     {data['path']}",
         f"photos:    {data['photos']} ({data['photos_without_face']} without a face, "
@@ -303,11 +302,19 @@ def info_cmd(index_path, as_json, verbose):
         f"faces:     {data['faces']}",
         f"people:    {data['people']}",
         f"settings:  {_settings_line(data['settings'])}",
-        f"dlib:      {dlib['version']} (BLAS: {'yes' if dlib['blas'] else 'no'})",
+        f"dlib:      {_dlib_line(data['dlib_running'])} running; "
+        f"index made with {_dlib_line(data['dlib_at_index'])}",
     ]
     click.echo("\n".join(lines))
     for p in data.get("problems", []):
         click.echo(f"  {p['status']}: {p['path']}" + (f": {p['error']}" if p["error"] else ""))
+
+
+def _dlib_line(dlib: dict | None) -> str:
+    """``20.0.1 (BLAS: yes)``: the fast build (`make install-fast`) or dlib-bin."""
+    if not dlib:
+        return "(not recorded)"
+    return f"{dlib['version']} (BLAS: {'yes' if dlib['blas'] else 'no'})"
 
 
 def _settings_line(settings: dict | None) -> str:
