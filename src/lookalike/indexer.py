@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -259,7 +259,7 @@ def file_hash(path: str) -> str:
 _worker_settings: tuple[Settings, int] | None = None
 
 
-def _init_worker(settings: Settings, max_pixels: int) -> None:
+def _init_worker(settings: Settings, max_pixels: int, blas_threads: int) -> None:
     """Workers leave Ctrl-C to the parent, which stops them and keeps what is committed.
 
     A parent killed outright (``kill -9``) takes its workers with it: left alone they would
@@ -269,7 +269,25 @@ def _init_worker(settings: Settings, max_pixels: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
+    _limit_blas_threads(blas_threads)
     _worker_settings = (settings, max_pixels)
+
+
+def _limit_blas_threads(threads: int) -> None:
+    """Give each worker its share of the cores in a BLAS-linked dlib (`make install-fast`).
+
+    N workers with a BLAS thread per core each oversubscribe the cores: measured slower than
+    one thread per worker (README, "Fast encoder").  dlib, and so OpenBLAS, is loaded before
+    the pool forks, so setting OPENBLAS_NUM_THREADS here would come too late; one the user
+    set is kept.  dlib-bin has no BLAS: nothing to do.
+    """
+    if "OPENBLAS_NUM_THREADS" in os.environ or not facelib.dlib_info()["blas"]:
+        return
+    import ctypes
+
+    # another BLAS than OpenBLAS: its own environment variables decide
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(threads)
 
 
 def _die_with_parent() -> None:
@@ -319,7 +337,8 @@ def _encode_all(todo: list[Job], settings: Settings, jobs: int | None, max_pixel
                 yield encode_file(job, settings, max_pixels)
                 bar.update()
             return
-        pool = multiprocessing.Pool(jobs, _init_worker, (settings, max_pixels))
+        blas_threads = max(1, (os.cpu_count() or 1) // jobs)
+        pool = multiprocessing.Pool(jobs, _init_worker, (settings, max_pixels, blas_threads))
         try:
             for result in pool.imap_unordered(_work, todo):
                 yield result
