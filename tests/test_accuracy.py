@@ -9,8 +9,11 @@ from lookalike.faces import QUALITY, Settings
 from lookalike.gallery import nearest_centre
 from lookalike.images import load_photo
 
+LFW = DATA / "lfw" / "images"
 #: HOG finds no face in this LFW photo at upsample 0, 1 or 2; the CNN detector does.
-HOG_MISS = DATA / "lfw" / "images" / "Chung_Mong-hun" / "Chung_Mong-hun_0001.jpg"
+HOG_MISS = LFW / "Chung_Mong-hun" / "Chung_Mong-hun_0001.jpg"
+#: HOG finds no face in this one at upsample 1, one at upsample 0.
+UPSAMPLE_MISS = LFW / "Arlen_Specter" / "Arlen_Specter_0003.jpg"
 
 
 def test_settings_recorded_before_the_accuracy_options_read_as_they_were_made():
@@ -56,7 +59,7 @@ def test_cnn_fallback_finds_the_face_hog_misses():
     if not HOG_MISS.is_file():
         pytest.skip(f"no {HOG_MISS}")
     photo = load_photo(HOG_MISS)
-    assert faces.detect(photo, Settings()) == []
+    assert faces.detect(photo, Settings()) == []  # the default fallback, HOG at upsample 0
     found = faces.detect(photo, Settings(fallback="cnn"))
     assert len(found) == 1
     top, right, bottom, left = found[0].box
@@ -64,9 +67,18 @@ def test_cnn_fallback_finds_the_face_hog_misses():
 
 
 @needs_data
+def test_the_default_fallback_looks_again_without_upsampling():
+    if not UPSAMPLE_MISS.is_file():
+        pytest.skip(f"no {UPSAMPLE_MISS}")
+    photo = load_photo(UPSAMPLE_MISS)
+    assert faces.detect(photo, Settings(fallback="none")) == []
+    assert len(faces.detect(photo, Settings())) == 1
+
+
+@needs_data
 def test_fallback_changes_nothing_where_hog_finds_a_face():
     photo = load_photo(EXAMPLES / "obama.jpg")
-    a = faces.detect(photo, Settings())
+    a = faces.detect(photo, Settings(fallback="none"))
     b = faces.detect(photo, Settings(fallback="cnn"))
     assert [f.box for f in a] == [f.box for f in b]
     assert np.array_equal(a[0].embedding, b[0].embedding)
