@@ -264,7 +264,7 @@ class Bench:
         build = self.builds[0]
         if not record.exists():
             if not self.args.build_lfw:
-                log("rerun: no LFW index in the cache; --build-lfw builds it (long)")
+                self.skipped("second index over unchanged LFW", "no LFW index: --build-lfw")
                 return
             log("rerun: the first run over all of LFW (once; cached)")
             first = run(
@@ -350,7 +350,7 @@ class Bench:
             (synthetic, "synthetic", 1.5, f"{self.args.synthetic / 1e6:g}M"),
         ):
             if not db.exists() or (db == lfw and not self.lfw_record.exists()):
-                log(f"match: no complete {db.name}; skipped")
+                self.skipped(f"match a 1080p photo, {label} index", f"no complete {db.name}")
                 continue
             log(f"match on the {label} index vs face_recognition KNOWN(1 photo) QUERY")
             commands = {
@@ -400,6 +400,10 @@ class Bench:
                     memory=mib(runs[b.name]),
                 )
             )
+
+    def skipped(self, measure: str, why: str) -> None:
+        log(f"{measure}: skipped ({why})")
+        self.rows.append(Row(measure, "", f"skipped ({why})"))
 
     def compare_row(
         self,
