@@ -4,10 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DATA   ?= ../shared/data
-GALLERY ?= $(DATA)/celebs5/gallery
 PHOTO  ?= $(DATA)/examples/obama.jpg
+LFW    ?= $(DATA)/lfw
 
-.PHONY: install test lint match bench clean
+.PHONY: install test lint match bench bench-lfw gallery clean
 
 install: $(STAMP)
 
@@ -27,10 +27,20 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-# index a folder of people (incremental: only new photos are encoded), then match a photo
+# match a photo against the built-in LFW gallery; with GALLERY=folder, index that folder of
+# people first (incremental: only new photos are encoded) and match against it instead
 match: install
-	$(BIN)/lookalike index "$(GALLERY)"
-	$(BIN)/lookalike match "$(PHOTO)" --top 5
+	$(if $(GALLERY),$(BIN)/lookalike index "$(GALLERY)")
+	$(BIN)/lookalike match "$(PHOTO)" --top 5 $(if $(GALLERY),,--gallery lfw)
+
+# the built-in gallery (committed): a face from every LFW photo, with the default settings;
+# LFW_CACHE=folder keeps the LFW index there (default: the user cache folder)
+gallery: install
+	$(BIN)/python scripts/lfw_gallery.py "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)")
+
+# LFW accuracy: View 2 (10 folds) and rank-1/rank-5; LFW_ARGS="--quality best", "--view dev"
+bench-lfw: install
+	$(BIN)/python bench/lfw.py --lfw "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)") $(LFW_ARGS)
 
 # lookalike vs face_recognition's CLI, one run, ratios (issue 3); a quick look:
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)

@@ -3,9 +3,11 @@
 ``match`` uses it when the user has no index of their own (or asks with ``--gallery lfw``),
 so the tool answers "which celebrity do I look like?" out of the box.  The file holds no
 pixels: per photo, the person's name, the LFW file name, the face's box and its 128-d
-embedding as float16 (enough: LFW accuracy and rank-1 do not change, see
-``bench/lfw.py``), made with the default :class:`~lookalike.faces.Settings` by
-``make gallery`` (``scripts/lfw_gallery.py``).
+embedding as float16 (enough: on LFW View 2 accuracy moves by one pair in 6,000 and rank-1
+by 0.03 points, ``bench/lfw.py``), made with the default :class:`~lookalike.faces.Settings`
+by ``make gallery`` (``scripts/lfw_gallery.py``): 13,233 faces of 5,749 people, 3.3 MB.
+It lives inside the package (``src/lookalike/data/``, package data), so an editable install
+and a wheel both find it with :mod:`importlib.resources`.
 
 A :class:`BuiltinGallery` answers the read-only questions matching asks of an
 :class:`~lookalike.index.Index` (settings, the embedding matrix, who and where a face is), so
@@ -14,6 +16,7 @@ the same matching code serves both.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,7 +29,8 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from .faces import Settings
+from .faces import Settings, detect
+from .images import load_photo
 from .index import Gallery, Index, IndexFileError
 
 NAME = "lfw"
@@ -88,7 +92,10 @@ def build(
 ) -> int:
     """Index LFW's ``images/<person>/*.jpg`` (incrementally) and write the gallery file.
 
-    Returns the number of photos in the gallery (photos without a face are left out).
+    The few photos in which ``settings`` find no face (36 of 13,233 with the default) are
+    searched again with the CNN fallback, so that every photo and person is in: the
+    fallback decides only where the face is, not how it is encoded.  Returns the number of
+    photos in the gallery.
     """
     from . import api
 
@@ -96,7 +103,11 @@ def build(
     with Index.open(index_path) as idx:
         if idx.settings() != settings:
             raise IndexFileError(f"{index_path} was built with other settings")
-        found = {rel: f for rel, f in sorted(photo_faces(idx, images).items()) if f.count}
+        found = dict(sorted(photo_faces(idx, images).items()))
+    for rel, f in found.items():
+        if not f.count:
+            found[rel] = _found_by_cnn(Path(images) / rel, settings)
+    found = {rel: f for rel, f in found.items() if f.count}
     people = sorted({os.path.dirname(rel) for rel in found})
     code = {name: i for i, name in enumerate(people)}
     np.savez_compressed(
@@ -109,6 +120,16 @@ def build(
         X=np.stack([f.embedding for f in found.values()]).astype(np.float16),
     )
     return len(found)
+
+
+def _found_by_cnn(path: Path, settings: Settings) -> PhotoFaces:
+    """The centred face of a photo, found by the CNN fallback."""
+    photo = load_photo(path)
+    found = detect(photo, dataclasses.replace(settings, fallback="cnn"))
+    if not found:
+        return PhotoFaces("noface", 0, None, None)
+    i = nearest_centre([list(f.box) for f in found], photo.width, photo.height)
+    return PhotoFaces("ok", len(found), list(found[i].box), found[i].embedding)
 
 
 class BuiltinGallery:

@@ -1,0 +1,63 @@
+"""The built-in LFW gallery: packaged, made with the encoder's settings, and used by `match`."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import EXAMPLES, needs_data
+
+from lookalike.cli import main
+from lookalike.faces import Settings
+from lookalike.gallery import BuiltinGallery
+
+
+@pytest.fixture
+def no_index_of_ones_own(tmp_path, monkeypatch):
+    """No --index, no $LOOKALIKE_INDEX, and no index at the default place."""
+    monkeypatch.delenv("LOOKALIKE_INDEX")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data-home"))
+
+
+def match(*args):
+    return CliRunner().invoke(main, ["match", *map(str, args)])
+
+
+def test_the_packaged_gallery_loads_with_the_settings_the_encoder_uses():
+    g = BuiltinGallery()
+    assert g.settings() == Settings()
+    assert len(g.names) == 5749 and len(g.X) >= 13_000
+    assert g.X.shape[1] == 128 and np.isfinite(g.X).all()
+    assert g.path.stat().st_size < 8_000_000  # embeddings only, no pixels
+
+
+@needs_data
+def test_match_without_an_index_uses_the_gallery_and_says_so(no_index_of_ones_own):
+    result = match(EXAMPLES / "biden.jpg", "--json")
+    assert result.exit_code == 0, result.output
+    best = json.loads(result.stdout)[0]
+    assert best["name"] == "Joseph_Biden" and best["same_person"]
+    assert best["path"].startswith("Joseph_Biden_") and best["path"].endswith(".jpg")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "built-in LFW gallery" in result.stderr
+
+
+@needs_data
+def test_gallery_lfw_is_used_when_asked_even_with_an_index(tmp_path):
+    result = match(
+        EXAMPLES / "biden.jpg", "--gallery", "lfw", "--index", tmp_path / "none.db", "--top", "3"
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[1].split()[1] == "Joseph_Biden" and len(lines) == 4
+
+
+def test_other_settings_than_the_gallerys_are_refused():
+    result = match(EXAMPLES / "biden.jpg", "--gallery", "lfw", "--quality", "best")
+    assert result.exit_code == 1
+    assert "other settings" in result.stderr and "mirror=True" in result.stderr
+
+
+def test_an_index_of_ones_own_is_used_when_there_is_one(tmp_path):
+    result = match(EXAMPLES / "biden.jpg", "--index", tmp_path / "none.db")
+    assert result.exit_code == 1 and "no index" in result.stderr
