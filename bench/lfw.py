@@ -409,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", choices=tuple(QUALITY), default="default")
     parser.add_argument("--upsample", type=int)
     parser.add_argument("--jitters", type=int)
-    parser.add_argument("--fallback", choices=("none", "cnn"))
+    parser.add_argument("--fallback", choices=("none", "hog", "cnn"))
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction)
     parser.add_argument("--padding", type=float)
     parser.add_argument(
