@@ -130,7 +130,8 @@ def index_folder(
             touched |= index.remove(gone)
             summary.removed += len(gone)
         _credit(index, touched)
-        index.gallery()  # brings the search sidecar up to date now, not at the next match
+        if not summary.interrupted:  # Ctrl-C means stop now; the next match rebuilds it
+            index.gallery()  # brings the search sidecar up to date now, not at the next match
     summary.seconds = time.monotonic() - started
     return summary
 
