@@ -178,7 +178,12 @@ def test_match_and_distance_on_a_bad_file_say_one_line(corpus, name):
     reason = BAD.get(name, (None, "no such"))[1] or "no face"
     assert_one_line_error(lookalike("match", path, "--index", corpus["index"]), reason, name)
     assert_one_line_error(lookalike("distance", path, EXAMPLES / "obama.jpg"), reason, name)
-    assert_one_line_error(lookalike("distance", EXAMPLES / "obama.jpg", path), reason, name)
+
+
+def test_distance_names_which_photo_is_bad(corpus):
+    result = lookalike("distance", EXAMPLES / "obama.jpg", corpus["folder"] / "truncated.jpg")
+    assert_one_line_error(result, "truncated.jpg", "truncated")
+    assert "obama.jpg" not in result.stderr
 
 
 def test_match_on_a_folder_says_one_line(corpus):
