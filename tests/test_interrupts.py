@@ -1,6 +1,6 @@
 """Interruptions and concurrency, with real signals sent to a real `lookalike index` process.
 
-A folder of 25 real photos (5 per person of celebs5) is indexed once without interruption
+A folder of 40 real photos (8 per person of celebs5) is indexed once without interruption
 as the reference; every interrupted, killed or disturbed run must end, once re-run, in an
 index equal to it: same photos, statuses, boxes, embeddings and credited faces.
 """
@@ -26,12 +26,12 @@ from robustness_kit import assert_one_line_error, lookalike
 from lookalike.index import Index
 
 pytestmark = needs_data
-PER_PERSON = 5
+PER_PERSON = 8  # enough for a run that lasts a few seconds after its first commit
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory) -> Path:
-    """25 real photos, 5 per person, copied into a folder of their own."""
+    """40 real photos, 8 per person, copied into a folder of their own."""
     folder = tmp_path_factory.mktemp("interrupts") / "gallery"
     for person in sorted((CELEBS / "gallery").iterdir()):
         (folder / person.name).mkdir(parents=True)
@@ -241,10 +241,10 @@ def test_bad_index_file_is_named_never_overwritten(kind, good_index, photos, tmp
 # -- a full disk -----------------------------------------------------------------------------
 @pytest.fixture
 def small_disk(tmp_path):
-    """A 256 KiB tmpfs (root only); unmounted after the test."""
+    """A 16 MiB tmpfs (root only); unmounted after the test."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
                           capture_output=True, text=True, check=False)
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill ({made.stderr.strip()})")
@@ -254,14 +254,25 @@ def small_disk(tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def fill(disk: Path, leave: int) -> Path:
+    """A file taking all of ``disk``'s free space but ``leave`` bytes."""
+    filler = disk / "filler"
+    st = os.statvfs(disk)
+    filler.write_bytes(b"\0" * (st.f_bavail * st.f_frsize - leave))
+    return filler
+
+
 def test_disk_full_is_a_clear_error_and_keeps_committed_batches(small_disk, photos, reference):
+    """A disk that fills up mid-run: one line, and the index as of its last commit."""
     index = small_disk / "index.db"
+    first = finish(photos / "madonna", index)["encoded"]
+    filler = fill(small_disk, leave=64 * 1024)
     result = lookalike("index", photos, "--index", index, "--jobs", "2")
     assert_one_line_error(result, str(index), "disk is full", "run the same command")
     kept = committed(index)
-    assert 0 < kept < len(reference)
+    assert first <= kept < len(reference)
     assert_consistent(index)
-    subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
+    filler.unlink()
     rerun = finish(photos, index)
     assert rerun["unchanged"] == kept
     kit.same_content(kit.rows(index), reference)

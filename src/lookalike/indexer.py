@@ -113,27 +113,39 @@ def index_folder(
     if not os.path.isdir(root):
         raise IndexFileError(f"no such folder: {root}")
     summary = Summary(root=path_key(root))
-    with index.writer():
+    with index.writer(), _sigterm_interrupts():
         _check_settings(index, settings)
-        todo, seen, moved = _plan(root, index, summary)
-        touched = index.remove(moved)  # found at their new place: the old entries go
-        summary.removed = len(moved)
-        results = _encode_all(todo, settings, jobs, max_pixels, progress)
         try:
-            with _sigterm_interrupts(), closing(results):
-                for batch in _batches(results):
-                    _store(index, batch, summary, touched)
-        except KeyboardInterrupt:
+            _update(root, index, settings, jobs, max_pixels, progress, summary)
+        except KeyboardInterrupt:  # each step is a transaction: what is committed stays
             summary.interrupted = True
-        if not summary.interrupted:
-            gone = set(index.paths_under(root)) - seen
-            touched |= index.remove(gone)
-            summary.removed += len(gone)
-        _credit(index, touched)
-        if not summary.interrupted:  # Ctrl-C means stop now; the next match rebuilds it
-            index.gallery()  # brings the search sidecar up to date now, not at the next match
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _update(root: str, index: Index, settings: Settings, jobs: int | None, max_pixels: int,
+            progress: bool, summary: Summary) -> None:
+    """Plan, encode and store, drop what is gone, credit, refresh the search sidecar.
+
+    Interrupted while encoding, the photos stored so far are credited to their people before
+    the interruption goes on up (a second Ctrl-C stops that too; the next run redoes it).
+    """
+    todo, seen, moved = _plan(root, index, summary)
+    touched = index.remove(moved)  # found at their new place: the old entries go
+    summary.removed = len(moved)
+    results = _encode_all(todo, settings, jobs, max_pixels, progress)
+    try:
+        with closing(results):
+            for batch in _batches(results):
+                _store(index, batch, summary, touched)
+    except KeyboardInterrupt:
+        _credit(index, touched)
+        raise
+    gone = set(index.paths_under(root)) - seen
+    touched |= index.remove(gone)
+    summary.removed += len(gone)
+    _credit(index, touched)
+    index.gallery()  # brings the search sidecar up to date now, not at the next match
 
 
 def _check_settings(index: Index, settings: Settings) -> None:
@@ -364,14 +376,19 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 
 def _batches(results: Iterator[Result]) -> Iterator[list[Result]]:
-    """Group results so each write is one transaction, at least every BATCH_SECONDS."""
+    """Group results so each write is one transaction, at least every BATCH_SECONDS.
+
+    The first result is a batch of its own: the index exists, with a face in it, from the
+    first second of a long run (and an interrupted run keeps it).
+    """
     batch: list[Result] = []
     last = time.monotonic()
+    first = True
     for result in results:
         batch.append(result)
-        if len(batch) >= BATCH_SIZE or time.monotonic() - last >= BATCH_SECONDS:
+        if first or len(batch) >= BATCH_SIZE or time.monotonic() - last >= BATCH_SECONDS:
             yield batch
-            batch, last = [], time.monotonic()
+            batch, last, first = [], time.monotonic(), False
     if batch:
         yield batch
 
