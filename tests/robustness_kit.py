@@ -41,16 +41,25 @@ STORED_AS = {
 def lookalike(*args: str | os.PathLike | bytes, **kwargs) -> subprocess.CompletedProcess:
     """Run the installed ``lookalike`` command; output decoded leniently (odd file names)."""
     return subprocess.run(
-        [*CLI, *args], capture_output=True, encoding="utf-8", errors="backslashreplace",
-        timeout=kwargs.pop("timeout", 300), **kwargs,
+        [*CLI, *args],
+        capture_output=True,
+        encoding="utf-8",
+        errors="backslashreplace",
+        timeout=kwargs.pop("timeout", 300),
+        **kwargs,
     )
 
 
 def popen(*args: str | os.PathLike, **kwargs) -> subprocess.Popen:
     """Start ``lookalike`` in a session of its own (so its whole group can be signalled)."""
     return subprocess.Popen(
-        [*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8",
-        errors="backslashreplace", start_new_session=True, **kwargs,
+        [*CLI, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        encoding="utf-8",
+        errors="backslashreplace",
+        start_new_session=True,
+        **kwargs,
     )
 
 
@@ -82,11 +91,13 @@ def rows(index: Path) -> dict[str, dict]:
             "SELECT p.path, f.top, f.right, f.bottom, f.left, f.embedding, f.credited "
             "FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.top, f.left"
         ):
-            out[path]["faces"].append({
-                "box": (top, right, bottom, left),
-                "embedding": np.frombuffer(blob, "<f4"),
-                "credited": bool(credited),
-            })
+            out[path]["faces"].append(
+                {
+                    "box": (top, right, bottom, left),
+                    "embedding": np.frombuffer(blob, "<f4"),
+                    "credited": bool(credited),
+                }
+            )
     finally:
         db.close()
     return out
@@ -163,8 +174,12 @@ def save_bomb(path: Path, width: int = 50_000, height: int = 50_000) -> None:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-                     + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 #: Where save_huge pastes the face (3x obama.jpg: 2730x3411) in its 8000x6000 photo.
@@ -175,8 +190,9 @@ def save_huge(path: Path) -> None:
     """A big valid photo (8000x6000, 48 Mpx) with the face, enlarged 3x, in its middle."""
     canvas = Image.new("RGB", (8000, 6000), (118, 128, 140))
     img = face()
-    canvas.paste(img.resize((img.width * 3, img.height * 3), Image.Resampling.BICUBIC),
-                 HUGE_FACE_AT)
+    canvas.paste(
+        img.resize((img.width * 3, img.height * 3), Image.Resampling.BICUBIC), HUGE_FACE_AT
+    )
     canvas.save(path, quality=90)
 
 

@@ -7,10 +7,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import CELEBS, EXAMPLES, needs_data
 
 from lookalike.cli import main
-
-from conftest import CELEBS, EXAMPLES, needs_data
 
 pytestmark = needs_data
 
@@ -48,8 +47,9 @@ def test_match_table_lists_one_line_per_person(celebs_index):
 
 def test_match_json_fields_and_faces_mode(celebs_index):
     photo = next((CELEBS / "queries" / "elton_john").iterdir())
-    faces = json.loads(run("match", photo, "--index", celebs_index, "--faces", "-k", "8",
-                           "--json").stdout)
+    faces = json.loads(
+        run("match", photo, "--index", celebs_index, "--faces", "-k", "8", "--json").stdout
+    )
     assert len(faces) == 8
     for key in ("rank", "name", "distance", "path", "box", "similarity", "same_person"):
         assert key in faces[0]
@@ -66,8 +66,9 @@ def test_match_by_indexed_name_leaves_their_own_faces_out(celebs_index):
 
 
 def test_query_settings_must_match_the_index(celebs_index):
-    result = run("match", EXAMPLES / "obama.jpg", "--index", celebs_index, "--jitters", "3",
-                 ok=False)
+    result = run(
+        "match", EXAMPLES / "obama.jpg", "--index", celebs_index, "--jitters", "3", ok=False
+    )
     assert result.exit_code == 1
     assert "other settings" in result.stderr and "jitters=3" in result.stderr
 
@@ -103,8 +104,9 @@ def test_index_is_incremental_and_follows_changes(tmp_path):
 
     info = json.loads(run("info", "--index", db, "--json").stdout)
     assert (info["photos"], info["faces"], info["people"]) == (3, 4, 2)  # obama, two_people
-    faces = json.loads(run("match", EXAMPLES / "biden.jpg", "--index", db, "--faces",
-                           "--json").stdout)
+    faces = json.loads(
+        run("match", EXAMPLES / "biden.jpg", "--index", db, "--faces", "--json").stdout
+    )
     two = [f for f in faces if f["path"].endswith("two_people.jpg")]
     assert len(two) == 2 and sum(f["name"] == "two_people" for f in two) == 1
 
@@ -114,26 +116,32 @@ def test_two_face_query_matches_the_largest_and_all_faces_matches_each(celebs_in
     one = run("match", photo, "--index", celebs_index, "--json")
     assert "2 faces" in one.stderr
     assert {m["query_face"] for m in json.loads(one.stdout)} == {0}
-    both = json.loads(run("match", photo, "--index", celebs_index, "--all-faces",
-                          "--json").stdout)
+    both = json.loads(run("match", photo, "--index", celebs_index, "--all-faces", "--json").stdout)
     assert {m["query_face"] for m in both} == {0, 1}
 
 
 def test_distance_verdicts_and_json():
     out = run("distance", EXAMPLES / "obama.jpg", EXAMPLES / "obama2.jpg").stdout
     assert "same person" in out
-    data = json.loads(run("distance", EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg",
-                          "--json").stdout)
+    data = json.loads(
+        run("distance", EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg", "--json").stdout
+    )
     assert data["same_person"] is False and data["metric"] == "l2" and data["distance"] > 0.6
-    l1 = json.loads(run("distance", EXAMPLES / "obama.jpg", EXAMPLES / "obama2.jpg",
-                        "--metric", "l1", "--json").stdout)
+    l1 = json.loads(
+        run(
+            "distance", EXAMPLES / "obama.jpg", EXAMPLES / "obama2.jpg", "--metric", "l1", "--json"
+        ).stdout
+    )
     assert l1["metric"] == "l1" and l1["distance"] > data["distance"]
 
 
-@pytest.mark.parametrize("make_bad", [
-    lambda p: p.write_bytes(b""),
-    lambda p: p.write_text("<html>not a photo</html>"),
-])
+@pytest.mark.parametrize(
+    "make_bad",
+    [
+        lambda p: p.write_bytes(b""),
+        lambda p: p.write_text("<html>not a photo</html>"),
+    ],
+)
 def test_bad_query_is_one_line_and_exit_1(tmp_path, celebs_index, make_bad):
     bad = tmp_path / "bad.jpg"
     make_bad(bad)
@@ -159,6 +167,10 @@ def test_no_face_and_missing_file_and_missing_index(tmp_path, celebs_index):
 
 def test_console_script_runs_as_a_user_would(tmp_path):
     exe = shutil.which("lookalike", path=str(__import__("pathlib").Path(sys.executable).parent))
-    result = subprocess.run([exe, "distance", EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [exe, "distance", EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and "different people" in result.stdout

@@ -105,8 +105,9 @@ def assert_consistent(index: Path) -> None:
 
 
 @pytest.mark.parametrize("name, whole_group", [("SIGINT", True), ("SIGTERM", False)])
-def test_signal_stops_keeps_batches_and_rerun_finishes(photos, reference, tmp_path, name,
-                                                       whole_group):
+def test_signal_stops_keeps_batches_and_rerun_finishes(
+    photos, reference, tmp_path, name, whole_group
+):
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) or `kill` (SIGTERM
     to the main process only): a message, exit 1, committed batches kept."""
     index = tmp_path / "index.db"
@@ -149,8 +150,10 @@ def test_second_index_refuses_and_match_reads_while_index_runs(photos, reference
     proc = start_index(photos, index)
     wait_for_first_batch(proc, index)
     second = lookalike("index", photos, "--index", index, "--jobs", "2")
-    matches = [lookalike("match", EXAMPLES / "obama.jpg", "--index", index, "--json",
-                         "--faces") for _ in range(3)]
+    matches = [
+        lookalike("match", EXAMPLES / "obama.jpg", "--index", index, "--json", "--faces")
+        for _ in range(3)
+    ]
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert_one_line_error(second, "another `lookalike index` is writing", str(index))
@@ -244,8 +247,12 @@ def small_disk(tmp_path):
     """A 16 MiB tmpfs (root only); unmounted after the test."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill ({made.stderr.strip()})")
     try:

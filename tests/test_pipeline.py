@@ -2,12 +2,11 @@
 
 import numpy as np
 import pytest
+from conftest import EXAMPLES, needs_data
 
 from lookalike import api
 from lookalike.faces import Settings, detect
 from lookalike.images import load_photo
-
-from conftest import EXAMPLES, needs_data
 
 pytestmark = needs_data
 

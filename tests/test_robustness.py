@@ -33,8 +33,17 @@ BAD = {
     "no_face.jpg": ("noface", None),
 }
 ONE_FACE = [
-    "upright.jpg", "png_named.jpg", "jpeg_named.png", "anim.gif", "exif_broken.png",
-    "mode_rgba.png", "mode_la.png", "mode_p.png", "mode_l.jpg", "mode_i16.png", "mode_cmyk.jpg",
+    "upright.jpg",
+    "png_named.jpg",
+    "jpeg_named.png",
+    "anim.gif",
+    "exif_broken.png",
+    "mode_rgba.png",
+    "mode_la.png",
+    "mode_p.png",
+    "mode_l.jpg",
+    "mode_i16.png",
+    "mode_cmyk.jpg",
     *(f"orientation_{n}.jpg" for n in kit.STORED_AS),
 ]
 NON_UTF8 = "caf\\xe9.jpg"  # how b"caf\xe9.jpg" is stored and shown
@@ -71,8 +80,7 @@ def corpus(tmp_path_factory) -> dict:
     result = lookalike("index", folder, "--index", index, "--jobs", "2", "--json", "--verbose")
     summary = json.loads(result.stdout)[0] if result.returncode == 0 else None
     by_name = {Path(p).name: row for p, row in kit.rows(index).items()} if index.exists() else {}
-    return {"folder": folder, "index": index, "result": result, "summary": summary,
-            "rows": by_name}
+    return {"folder": folder, "index": index, "result": result, "summary": summary, "rows": by_name}
 
 
 def test_index_keeps_going_and_exits_0(corpus):
@@ -150,8 +158,9 @@ def test_many_faces_are_all_indexed_one_credited(corpus):
     faces = corpus["rows"]["crowd.jpg"]["faces"]
     assert len(faces) >= 10
     assert sum(f["credited"] for f in faces) == 1  # the rest are unnamed bystanders
-    result = lookalike("match", corpus["folder"] / "crowd.jpg", "--index", corpus["index"],
-                       "--json")
+    result = lookalike(
+        "match", corpus["folder"] / "crowd.jpg", "--index", corpus["index"], "--json"
+    )
     assert result.returncode == 0, result.stderr
     assert f"{len(faces)} faces; matching the largest" in result.stderr
 
@@ -187,8 +196,9 @@ def test_distance_names_which_photo_is_bad(corpus):
 
 
 def test_match_on_a_folder_says_one_line(corpus):
-    assert_one_line_error(lookalike("match", corpus["folder"], "--index", corpus["index"]),
-                          "directory")
+    assert_one_line_error(
+        lookalike("match", corpus["folder"], "--index", corpus["index"]), "directory"
+    )
 
 
 # -- the decompression-bomb guard and big photos ---------------------------------------------
@@ -201,8 +211,12 @@ def peak_rss_mb(*args: str | os.PathLike) -> tuple[subprocess.CompletedProcess, 
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)\n"
         "sys.exit(r.returncode)\n"
     )
-    result = subprocess.run([sys.executable, "-c", probe, *kit.CLI, *map(str, args)],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *kit.CLI, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     *stderr, peak_kb = result.stderr.strip().splitlines()
     result.stderr = "\n".join(stderr)
     return result, int(peak_kb) / 1024
@@ -217,14 +231,16 @@ def test_bomb_is_refused_before_decoding(tmp_path):
 
 def test_max_pixels_moves_the_limit_both_ways(tmp_path):
     kit.save_huge(tmp_path / "huge.jpg")  # 48 Mpx
-    result = lookalike("distance", tmp_path / "huge.jpg", EXAMPLES / "obama.jpg",
-                       "--max-pixels", "40000000")
+    result = lookalike(
+        "distance", tmp_path / "huge.jpg", EXAMPLES / "obama.jpg", "--max-pixels", "40000000"
+    )
     assert_one_line_error(result, "8000x6000", "40,000,000", "--max-pixels")
     kit.save_bomb(tmp_path / "big.png", 16_000, 16_000)  # above Pillow's own fixed guard
     default = lookalike("distance", tmp_path / "big.png", EXAMPLES / "obama.jpg")
     assert_one_line_error(default, "too many pixels")
-    raised = lookalike("distance", tmp_path / "big.png", EXAMPLES / "obama.jpg",
-                       "--max-pixels", "300000000")
+    raised = lookalike(
+        "distance", tmp_path / "big.png", EXAMPLES / "obama.jpg", "--max-pixels", "300000000"
+    )
     assert_one_line_error(raised, "truncated")  # past the guard: decoding starts, data ends
 
 
@@ -283,7 +299,8 @@ def test_unreadable_file_and_folder(tmp_path):
         assert result.returncode == 0, result.stderr
     s1, s2 = json.loads(first.stdout)[0], json.loads(second.stdout)[0]
     assert s1["faces"] == 2 and s1["unreadable"] == [
-        {"path": str(folder / "secret.jpg"), "reason": "Permission denied"}]
+        {"path": str(folder / "secret.jpg"), "reason": "Permission denied"}
+    ]
     assert s2["unreadable"] == [{"path": f"{folder / 'locked'}/", "reason": "Permission denied"}]
     assert f"unreadable: {folder / 'locked'}/: Permission denied" in second.stderr
     assert s2["removed"] == 0  # a folder that cannot be listed is not a folder that is gone

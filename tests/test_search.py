@@ -44,7 +44,7 @@ def test_top_k_per_person_gives_each_person_once_at_their_nearest(X):
     assert len(set(person[rows])) == 5
     assert -1 not in person[rows]
     for r in rows:
-        mine = (person == person[r])
+        mine = person == person[r]
         assert d[r] == d[mine].min()
     assert list(d[rows]) == sorted(d[rows])
 

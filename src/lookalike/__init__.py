@@ -10,6 +10,14 @@ from .faces import Face, Settings
 from .images import ImageError
 
 __all__ = [
-    "Face", "ImageError", "Match", "NoFaceError", "Settings",
-    "distance", "encode", "index", "info", "match",
+    "Face",
+    "ImageError",
+    "Match",
+    "NoFaceError",
+    "Settings",
+    "distance",
+    "encode",
+    "index",
+    "info",
+    "match",
 ]

@@ -57,8 +57,9 @@ class Query:
     faces_found: int = 1
 
 
-def encode(path: str | os.PathLike, settings: Settings = Settings(),
-           max_pixels: int = DEFAULT_MAX_PIXELS) -> list[Face]:
+def encode(
+    path: str | os.PathLike, settings: Settings = Settings(), max_pixels: int = DEFAULT_MAX_PIXELS
+) -> list[Face]:
     """Every face in the photo at ``path``, largest first; ImageError names the file."""
     try:
         photo = load_photo(path, max_pixels, settings.shrink)
@@ -68,8 +69,9 @@ def encode(path: str | os.PathLike, settings: Settings = Settings(),
     return sorted(found, key=lambda f: -f.area)
 
 
-def encode_largest(path: str | os.PathLike, settings: Settings = Settings(),
-                   max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Face, int]:
+def encode_largest(
+    path: str | os.PathLike, settings: Settings = Settings(), max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[Face, int]:
     """The largest face in the photo and how many faces it has; NoFaceError if none."""
     found = encode(path, settings, max_pixels)
     if not found:
@@ -77,9 +79,14 @@ def encode_largest(path: str | os.PathLike, settings: Settings = Settings(),
     return found[0], len(found)
 
 
-def index(folder: str | os.PathLike, index_path: str | os.PathLike | None = None,
-          settings: Settings = Settings(), jobs: int | None = None,
-          max_pixels: int = DEFAULT_MAX_PIXELS, progress: bool = False) -> Summary:
+def index(
+    folder: str | os.PathLike,
+    index_path: str | os.PathLike | None = None,
+    settings: Settings = Settings(),
+    jobs: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    progress: bool = False,
+) -> Summary:
     """Index every photo under ``folder`` (incrementally) into the index file."""
     with Index.open(index_path, create=True) as idx:
         return index_folder(folder, idx, settings, jobs, max_pixels, progress)
@@ -97,8 +104,13 @@ def index_settings(idx: Index, wanted: dict | None = None) -> Settings:
     return stored
 
 
-def make_query(idx: Index, query: str, settings: Settings, all_faces: bool = False,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> Query:
+def make_query(
+    idx: Index,
+    query: str,
+    settings: Settings,
+    all_faces: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Query:
     """Encode a query photo, or take an indexed person's mean face when ``query`` names one."""
     if not os.path.exists(query) and idx.person_face_ids(query):
         gallery = idx.gallery()
@@ -111,23 +123,33 @@ def make_query(idx: Index, query: str, settings: Settings, all_faces: bool = Fal
     if not found:
         raise NoFaceError(f"no face found in {query}")
     chosen = found if all_faces else found[:1]
-    return Query(query, [f.embedding for f in chosen], [list(f.box) for f in chosen],
-                 [f.chip for f in chosen], faces_found=len(found))
+    return Query(
+        query,
+        [f.embedding for f in chosen],
+        [list(f.box) for f in chosen],
+        [f.chip for f in chosen],
+        faces_found=len(found),
+    )
 
 
-def rank(gallery: Gallery, q: np.ndarray, top: int = 5, per_person: bool = True,
-         exclude: str | None = None) -> list[tuple[int, float]]:
+def rank(
+    gallery: Gallery,
+    q: np.ndarray,
+    top: int = 5,
+    per_person: bool = True,
+    exclude: str | None = None,
+) -> list[tuple[int, float]]:
     """``(row, L2 distance)`` of the nearest faces (one per person when ``per_person``)."""
     d = search.distances(gallery.X, q, sq=gallery.sq)
     if exclude is not None and exclude in gallery.names:
         d[gallery.person == gallery.names.index(exclude)] = np.inf
-    rows = (search.top_k_per_person(d, gallery.person, top) if per_person
-            else search.top_k(d, top))
+    rows = search.top_k_per_person(d, gallery.person, top) if per_person else search.top_k(d, top)
     return [(int(r), float(d[r])) for r in rows if np.isfinite(d[r])]
 
 
-def open_index(index_path: str | os.PathLike | None = None,
-               gallery: str | None = None) -> Index | BuiltinGallery:
+def open_index(
+    index_path: str | os.PathLike | None = None, gallery: str | None = None
+) -> Index | BuiltinGallery:
     """What to match against: the built-in LFW gallery when ``gallery="lfw"``, or when no
     index is named (neither ``index_path`` nor ``$LOOKALIKE_INDEX``) and the default index
     does not exist yet; otherwise the index file."""
@@ -139,10 +161,16 @@ def open_index(index_path: str | os.PathLike | None = None,
     return Index.open(index_path)
 
 
-def match(query: str, index_path: str | os.PathLike | None = None, top: int = 5,
-          per_person: bool = True, tolerance: float = facelib.TOLERANCE,
-          all_faces: bool = False, settings: dict | None = None,
-          gallery: str | None = None) -> list[Match]:
+def match(
+    query: str,
+    index_path: str | os.PathLike | None = None,
+    top: int = 5,
+    per_person: bool = True,
+    tolerance: float = facelib.TOLERANCE,
+    all_faces: bool = False,
+    settings: dict | None = None,
+    gallery: str | None = None,
+) -> list[Match]:
     """The indexed faces nearest to the query photo (or indexed person's name); see
     :func:`open_index` for when the built-in LFW gallery answers."""
     with open_index(index_path, gallery) as idx:
@@ -150,8 +178,13 @@ def match(query: str, index_path: str | os.PathLike | None = None, top: int = 5,
         return match_query(idx, q, top, per_person, tolerance)
 
 
-def match_query(idx: Index, q: Query, top: int = 5, per_person: bool = True,
-                tolerance: float = facelib.TOLERANCE) -> list[Match]:
+def match_query(
+    idx: Index,
+    q: Query,
+    top: int = 5,
+    per_person: bool = True,
+    tolerance: float = facelib.TOLERANCE,
+) -> list[Match]:
     with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
         gallery = idx.gallery()
         hits = [rank(gallery, e, top, per_person, q.exclude) for e in q.embeddings]
@@ -160,9 +193,19 @@ def match_query(idx: Index, q: Query, top: int = 5, per_person: bool = True,
     for n, found in enumerate(hits):
         for i, (r, d) in enumerate(found, start=1):
             face = info[int(gallery.face_ids[r])]
-            out.append(Match(i, face["name"], round(d, 6),
-                             round(search.similarity(d, tolerance), 1), d <= tolerance,
-                             face["path"], face["box"], int(gallery.face_ids[r]), n))
+            out.append(
+                Match(
+                    i,
+                    face["name"],
+                    round(d, 6),
+                    round(search.similarity(d, tolerance), 1),
+                    d <= tolerance,
+                    face["path"],
+                    face["box"],
+                    int(gallery.face_ids[r]),
+                    n,
+                )
+            )
     return out
 
 
@@ -186,17 +229,32 @@ class Comparison:
         return asdict(self)
 
 
-def distance(a: str | os.PathLike, b: str | os.PathLike, metric: str = "l2",
-             tolerance: float | None = None, settings: Settings = Settings(),
-             max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[Comparison, Face, Face]:
+def distance(
+    a: str | os.PathLike,
+    b: str | os.PathLike,
+    metric: str = "l2",
+    tolerance: float | None = None,
+    settings: Settings = Settings(),
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[Comparison, Face, Face]:
     """Compare the largest face of photo ``a`` with that of photo ``b``."""
     tolerance = search.TOLERANCES[metric] if tolerance is None else tolerance
     fa, na = encode_largest(a, settings, max_pixels)
     fb, nb = encode_largest(b, settings, max_pixels)
     d = search.distance(fa.embedding, fb.embedding, metric)
-    result = Comparison(round(d, 6), metric, tolerance, d <= tolerance,
-                        round(search.similarity(d, tolerance), 1), os.fspath(a), os.fspath(b),
-                        list(fa.box), list(fb.box), na, nb)
+    result = Comparison(
+        round(d, 6),
+        metric,
+        tolerance,
+        d <= tolerance,
+        round(search.similarity(d, tolerance), 1),
+        os.fspath(a),
+        os.fspath(b),
+        list(fa.box),
+        list(fb.box),
+        na,
+        nb,
+    )
     return result, fa, fb
 
 

@@ -17,8 +17,15 @@ from .images import DEFAULT_MAX_PIXELS, ImageError
 from .index import Index, IndexFileError
 from .indexer import Summary
 
-USER_ERRORS = (ImageError, IndexFileError, api.NoFaceError, ModelError, FileNotFoundError,
-               ValueError, PermissionError)
+USER_ERRORS = (
+    ImageError,
+    IndexFileError,
+    api.NoFaceError,
+    ModelError,
+    FileNotFoundError,
+    ValueError,
+    PermissionError,
+)
 
 
 def user_errors(command: Callable) -> Callable:
@@ -42,22 +49,35 @@ def _one_line(e: BaseException) -> str:
 
 
 index_option = click.option(
-    "--index", "index_path", type=click.Path(dir_okay=False), envvar="LOOKALIKE_INDEX",
+    "--index",
+    "index_path",
+    type=click.Path(dir_okay=False),
+    envvar="LOOKALIKE_INDEX",
     help="Index file [default: index.db in the user data folder; env LOOKALIKE_INDEX].",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 max_pixels_option = click.option(
-    "--max-pixels", type=click.IntRange(1), default=DEFAULT_MAX_PIXELS, show_default=True,
+    "--max-pixels",
+    type=click.IntRange(1),
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
     help="Refuse photos with more pixels than this (decompression-bomb guard).",
 )
 
 
 def picture_options(f: Callable) -> Callable:
     """--save/--open: a picture of the faces compared."""
-    f = click.option("--open", "open_picture", is_flag=True,
-                     help="Open the picture in the system viewer (when there is a display).")(f)
-    return click.option("--save", type=click.Path(dir_okay=False),
-                        help="Write a picture of the faces to this file (PNG).")(f)
+    f = click.option(
+        "--open",
+        "open_picture",
+        is_flag=True,
+        help="Open the picture in the system viewer (when there is a display).",
+    )(f)
+    return click.option(
+        "--save",
+        type=click.Path(dir_okay=False),
+        help="Write a picture of the faces to this file (PNG).",
+    )(f)
 
 
 def detection_options(default: bool) -> Callable:
@@ -68,17 +88,32 @@ def detection_options(default: bool) -> Callable:
         return value if default else None
 
     def decorate(f: Callable) -> Callable:
-        f = click.option("--quality", type=click.Choice(list(QUALITY)), default=pick("default"),
-                         help="default: fast; best: CNN detector where HOG finds no face and "
-                              "mirrored faces averaged (about 2x slower encoding; README, "
-                              "Accuracy).")(f)
-        f = click.option("--jitters", type=click.IntRange(1), default=pick(base.jitters),
-                         help="Re-sample each face N times when encoding (slower).")(f)
-        f = click.option("--upsample", type=click.IntRange(0, 4), default=pick(base.upsample),
-                         help="Upsample photos N times to find smaller faces.")(f)
-        f = click.option("--model", type=click.Choice(["hog", "cnn"]),
-                         default=pick(base.detector),
-                         help="Face detector: hog (fast) or cnn (slower, more thorough).")(f)
+        f = click.option(
+            "--quality",
+            type=click.Choice(list(QUALITY)),
+            default=pick("default"),
+            help="default: fast; best: CNN detector where HOG finds no face and "
+            "mirrored faces averaged (about 2x slower encoding; README, "
+            "Accuracy).",
+        )(f)
+        f = click.option(
+            "--jitters",
+            type=click.IntRange(1),
+            default=pick(base.jitters),
+            help="Re-sample each face N times when encoding (slower).",
+        )(f)
+        f = click.option(
+            "--upsample",
+            type=click.IntRange(0, 4),
+            default=pick(base.upsample),
+            help="Upsample photos N times to find smaller faces.",
+        )(f)
+        f = click.option(
+            "--model",
+            type=click.Choice(["hog", "cnn"]),
+            default=pick(base.detector),
+            help="Face detector: hog (fast) or cnn (slower, more thorough).",
+        )(f)
         return f
 
     return decorate
@@ -103,11 +138,14 @@ def main() -> None:
 @detection_options(default=True)
 @click.option("--jobs", "-j", type=click.IntRange(1), help="Worker processes [default: all cores].")
 @max_pixels_option
-@click.option("--verbose", "-v", is_flag=True, help="List every photo without a face or unreadable.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="List every photo without a face or unreadable."
+)
 @json_option
 @user_errors
-def index_cmd(folders, index_path, model, upsample, jitters, quality, jobs, max_pixels, verbose,
-              as_json):
+def index_cmd(
+    folders, index_path, model, upsample, jitters, quality, jobs, max_pixels, verbose, as_json
+):
     """Detect, crop and encode every face under FOLDERS into the index.
 
     A folder per person (FOLDER/<person>/*.jpg) names faces after the folder; a photo
@@ -149,8 +187,7 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
         parts.append(f"{s.removed} removed")
     if s.other_files:
         parts.append(f"{s.other_files} other files skipped")
-    click.echo(f"{s.root}: " + ", ".join(parts) + f" in {s.seconds:.1f}s -> {index_path}",
-               err=True)
+    click.echo(f"{s.root}: " + ", ".join(parts) + f" in {s.seconds:.1f}s -> {index_path}", err=True)
     if verbose:
         for path in s.no_face:
             click.echo(f"  no face: {path}", err=True)
@@ -163,23 +200,53 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
 @main.command("match")
 @click.argument("query")
 @index_option
-@click.option("--gallery", type=click.Choice([BuiltinGallery.NAME]),
-              help="Match against the built-in gallery: a face from every photo of LFW "
-                   "(5,749 people), used anyway when you have no index of your own.")
-@click.option("--top", "-k", type=click.IntRange(1), default=5, show_default=True,
-              help="How many people (or faces) to list.")
-@click.option("--faces", "per_face", is_flag=True,
-              help="List faces, not people (bystanders included).")
+@click.option(
+    "--gallery",
+    type=click.Choice([BuiltinGallery.NAME]),
+    help="Match against the built-in gallery: a face from every photo of LFW "
+    "(5,749 people), used anyway when you have no index of your own.",
+)
+@click.option(
+    "--top",
+    "-k",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="How many people (or faces) to list.",
+)
+@click.option(
+    "--faces", "per_face", is_flag=True, help="List faces, not people (bystanders included)."
+)
 @click.option("--all-faces", is_flag=True, help="Match every face in the query photo.")
-@click.option("--tolerance", type=float, default=TOLERANCE, show_default=True,
-              help="L2 distance under which a match is taken to be the same person.")
+@click.option(
+    "--tolerance",
+    type=float,
+    default=TOLERANCE,
+    show_default=True,
+    help="L2 distance under which a match is taken to be the same person.",
+)
 @detection_options(default=False)
 @max_pixels_option
 @picture_options
 @json_option
 @user_errors
-def match_cmd(query, index_path, gallery, top, per_face, all_faces, tolerance, model, upsample,
-              jitters, quality, max_pixels, save, open_picture, as_json):
+def match_cmd(
+    query,
+    index_path,
+    gallery,
+    top,
+    per_face,
+    all_faces,
+    tolerance,
+    model,
+    upsample,
+    jitters,
+    quality,
+    max_pixels,
+    save,
+    open_picture,
+    as_json,
+):
     """Rank the indexed people nearest to the face in QUERY.
 
     QUERY is a photo, or the name of someone in the index (their own photos are left out).
@@ -192,17 +259,24 @@ def match_cmd(query, index_path, gallery, top, per_face, all_faces, tolerance, m
       lookalike match obama --faces --json
       lookalike match me.jpg --save matches.png --open
     """
-    wanted = {"detector": model, "upsample": upsample, "jitters": jitters,
-              **(QUALITY[quality] if quality else {})}
+    wanted = {
+        "detector": model,
+        "upsample": upsample,
+        "jitters": jitters,
+        **(QUALITY[quality] if quality else {}),
+    }
     with api.open_index(index_path, gallery) as idx:
         if isinstance(idx, BuiltinGallery):
-            click.echo(f"matching against {idx.describe()}; `lookalike index DIR` makes "
-                       "your own", err=True)
+            click.echo(
+                f"matching against {idx.describe()}; `lookalike index DIR` makes your own", err=True
+            )
         settings = api.index_settings(idx, wanted)
         q = api.make_query(idx, query, settings, all_faces, max_pixels)
         if q.faces_found > 1 and not all_faces:
-            click.echo(f"{query}: {q.faces_found} faces; matching the largest "
-                       "(--all-faces matches each)", err=True)
+            click.echo(
+                f"{query}: {q.faces_found} faces; matching the largest (--all-faces matches each)",
+                err=True,
+            )
         if q.exclude:
             click.echo(f"matching {query}'s mean face; their own photos are left out", err=True)
         matches = api.match_query(idx, q, top, not per_face, tolerance)
@@ -229,9 +303,16 @@ def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
 def _match_table(matches: Sequence[api.Match]) -> str:
     rows = [("rank", "name", "distance", "similarity", "same", "photo")]
     for m in matches:
-        rows.append((str(m.rank), m.name if m.name is not None else "(unnamed)",
-                     f"{m.distance:.3f}", f"{m.similarity:.0f}%", "yes" if m.same_person else "",
-                     m.path))
+        rows.append(
+            (
+                str(m.rank),
+                m.name if m.name is not None else "(unnamed)",
+                f"{m.distance:.3f}",
+                f"{m.similarity:.0f}%",
+                "yes" if m.same_person else "",
+                m.path,
+            )
+        )
     return _table(rows, right={0, 2, 3})
 
 
@@ -239,8 +320,10 @@ def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
-        cells = [c.rjust(w) if i in right else c.ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
@@ -249,15 +332,30 @@ def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
 @click.argument("a", type=click.Path(dir_okay=False))
 @click.argument("b", type=click.Path(dir_okay=False))
 @click.option("--metric", type=click.Choice(search.METRICS), default="l2", show_default=True)
-@click.option("--tolerance", type=float,
-              help="Same-person threshold [default: 0.6 for l2; tuned ones for l1, cosine].")
+@click.option(
+    "--tolerance",
+    type=float,
+    help="Same-person threshold [default: 0.6 for l2; tuned ones for l1, cosine].",
+)
 @detection_options(default=True)
 @max_pixels_option
 @picture_options
 @json_option
 @user_errors
-def distance_cmd(a, b, metric, tolerance, model, upsample, jitters, quality, max_pixels, save,
-                 open_picture, as_json):
+def distance_cmd(
+    a,
+    b,
+    metric,
+    tolerance,
+    model,
+    upsample,
+    jitters,
+    quality,
+    max_pixels,
+    save,
+    open_picture,
+    as_json,
+):
     """How far apart the largest faces of photos A and B are, and whether they are one person.
 
     \b
@@ -268,8 +366,7 @@ def distance_cmd(a, b, metric, tolerance, model, upsample, jitters, quality, max
     settings = Settings(detector=model, upsample=upsample, jitters=jitters, **QUALITY[quality])
     result, face_a, face_b = api.distance(a, b, metric, tolerance, settings, max_pixels)
     if save or open_picture:
-        _picture(montage.pair_montage(result, face_a.chip, face_b.chip), save, open_picture,
-                 "pair")
+        _picture(montage.pair_montage(result, face_a.chip, face_b.chip), save, open_picture, "pair")
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
         return
@@ -277,8 +374,10 @@ def distance_cmd(a, b, metric, tolerance, model, upsample, jitters, quality, max
         if n > 1:
             click.echo(f"{path}: {n} faces; comparing the largest", err=True)
     verdict = "same person" if result.same_person else "different people"
-    click.echo(f"{result.metric} distance {result.distance:.3f}: {verdict} "
-               f"(tolerance {result.tolerance}, similarity {result.similarity:.0f}%)")
+    click.echo(
+        f"{result.metric} distance {result.distance:.3f}: {verdict} "
+        f"(tolerance {result.tolerance}, similarity {result.similarity:.0f}%)"
+    )
 
 
 @main.command("info")
@@ -326,17 +425,39 @@ def _settings_line(settings: dict | None) -> str:
 @main.command("map")
 @index_option
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the map as a picture (PNG).")
-@click.option("--html", type=click.Path(dir_okay=False),
-              help="Write the map as one self-contained interactive page.")
-@click.option("--method", type=click.Choice(facemap.METHODS), default="pca", show_default=True,
-              help="Projection to 2-D (umap needs the umap-learn package).")
-@click.option("--highlight", metavar="QUERY",
-              help="Mark a photo's face (or an indexed person) and label its nearest people.")
+@click.option(
+    "--html",
+    type=click.Path(dir_okay=False),
+    help="Write the map as one self-contained interactive page.",
+)
+@click.option(
+    "--method",
+    type=click.Choice(facemap.METHODS),
+    default="pca",
+    show_default=True,
+    help="Projection to 2-D (umap needs the umap-learn package).",
+)
+@click.option(
+    "--highlight",
+    metavar="QUERY",
+    help="Mark a photo's face (or an indexed person) and label its nearest people.",
+)
 @click.option("--per-person", is_flag=True, help="One point per person (their mean face).")
-@click.option("--top", "-k", type=click.IntRange(1), default=5, show_default=True,
-              help="How many neighbours of the highlighted face to label.")
-@click.option("--sample", type=click.IntRange(3), default=facemap.DEFAULT_SAMPLE,
-              show_default=True, help="t-SNE and UMAP map a random sample of this many points.")
+@click.option(
+    "--top",
+    "-k",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="How many neighbours of the highlighted face to label.",
+)
+@click.option(
+    "--sample",
+    type=click.IntRange(3),
+    default=facemap.DEFAULT_SAMPLE,
+    show_default=True,
+    help="t-SNE and UMAP map a random sample of this many points.",
+)
 @max_pixels_option
 @user_errors
 def map_cmd(index_path, out, html, method, highlight, per_person, top, sample, max_pixels):
@@ -366,10 +487,17 @@ def map_cmd(index_path, out, html, method, highlight, per_person, top, sample, m
 @main.command("export")
 @click.argument("out", type=click.Path())
 @index_option
-@click.option("--format", "fmt", type=click.Choice(export.FORMATS),
-              help="[default: OUT's suffix (.npz, .csv, .json), else projector]")
-@click.option("--base-url", default="",
-              help="projector: the URL OUT will be served at, for projector_config.json.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(export.FORMATS),
+    help="[default: OUT's suffix (.npz, .csv, .json), else projector]",
+)
+@click.option(
+    "--base-url",
+    default="",
+    help="projector: the URL OUT will be served at, for projector_config.json.",
+)
 @user_errors
 def export_cmd(out, index_path, fmt, base_url):
     """Write every indexed face (name, photo, box, 128-d embedding) to OUT.

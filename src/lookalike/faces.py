@@ -186,8 +186,12 @@ def _encode(photo: Photo, rect, settings: Settings) -> Face:
     chip = dlib.get_face_chip(photo.pixels, shape, size=CHIP_SIZE, padding=settings.padding)
     embedding = embed(chip, settings)
     s = photo.scale
-    box = (round(rect.top() * s), round(rect.right() * s), round(rect.bottom() * s),
-           round(rect.left() * s))
+    box = (
+        round(rect.top() * s),
+        round(rect.right() * s),
+        round(rect.bottom() * s),
+        round(rect.left() * s),
+    )
     return Face(box=box, embedding=embedding, chip=chip)
 
 
@@ -196,8 +200,9 @@ def embed(chip: np.ndarray, settings: Settings) -> np.ndarray:
     encoder = _encoder()
     if not settings.mirror:
         return np.asarray(encoder.compute_face_descriptor(chip, settings.jitters), np.float32)
-    both = encoder.compute_face_descriptor([chip, np.ascontiguousarray(chip[:, ::-1])],
-                                           settings.jitters)
+    both = encoder.compute_face_descriptor(
+        [chip, np.ascontiguousarray(chip[:, ::-1])], settings.jitters
+    )
     return np.mean(both, axis=0, dtype=np.float32)
 
 

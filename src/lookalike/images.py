@@ -45,8 +45,9 @@ class Photo:
     shrunk: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)
 
 
-def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS,
-               detect_side: int = 0) -> Photo:
+def load_photo(
+    path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, detect_side: int = 0
+) -> Photo:
     """Open any photo Pillow can read, as an upright RGB array (see module docstring).
 
     With ``detect_side``, also the copy ``shrink(pixels, detect_side)`` would make, made

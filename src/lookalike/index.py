@@ -172,10 +172,14 @@ class Index:
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master")}
         if exists and tables:
             if "meta" not in tables:
-                raise IndexFileError(f"{self.path} is an SQLite database, but not a lookalike index")
+                raise IndexFileError(
+                    f"{self.path} is an SQLite database, but not a lookalike index"
+                )
             meta = dict(self.db.execute("SELECT key, value FROM meta"))
             if meta.get("app") != APP:
-                raise IndexFileError(f"{self.path} is an SQLite database, but not a lookalike index")
+                raise IndexFileError(
+                    f"{self.path} is an SQLite database, but not a lookalike index"
+                )
             version = meta.get("format_version", "0")
             if not version.isdigit():
                 raise IndexFileError(f"{self.path} has a broken format version ({version!r:.40})")
@@ -237,9 +241,7 @@ class Index:
 
     # -- settings ------------------------------------------------------------------------
     def _set_meta(self, values: dict[str, str]) -> None:
-        self.db.executemany(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items()
-        )
+        self.db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", values.items())
 
     def meta(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, value FROM meta"))
@@ -288,8 +290,17 @@ class Index:
                 cur = self.db.execute(
                     "INSERT INTO photos(path, name, size, mtime_ns, sha1, status, error, width,"
                     " height) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (record.path, record.name, record.size, record.mtime_ns, record.sha1,
-                     record.status, record.error, record.width, record.height),
+                    (
+                        record.path,
+                        record.name,
+                        record.size,
+                        record.mtime_ns,
+                        record.sha1,
+                        record.status,
+                        record.error,
+                        record.width,
+                        record.height,
+                    ),
                 )
                 rows = [_face_row(f) for f in faces]
                 self.db.executemany(
@@ -407,8 +418,9 @@ class Index:
                 part = slice(done, done + len(batch))
                 X[part] = np.frombuffer(blob, dtype="<f4").reshape(len(batch), DIM)
                 ids[part] = [r[0] for r in batch]
-                person[part] = [-1 if r[2] is None else names.setdefault(r[2], len(names))
-                                for r in batch]
+                person[part] = [
+                    -1 if r[2] is None else names.setdefault(r[2], len(names)) for r in batch
+                ]
                 done += len(batch)
         finally:
             if snapshot:
@@ -459,8 +471,14 @@ class Index:
         )
         for path, status, width, height, *box, blob in rows:
             found = blob is not None
-            yield (path, status, width, height, box if found else None,
-                   unpack(blob, self.path) if found else None)
+            yield (
+                path,
+                status,
+                width,
+                height,
+                box if found else None,
+                unpack(blob, self.path) if found else None,
+            )
 
     # -- reporting -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
@@ -492,8 +510,10 @@ def _face_row(face: Face | tuple) -> tuple:
 
 def _database_error(path: Path, e: sqlite3.DatabaseError) -> str:
     if "disk is full" in str(e):
-        return (f"cannot write {path}: the disk is full; every batch committed before is "
-                "kept: free some space and run the same command to finish")
+        return (
+            f"cannot write {path}: the disk is full; every batch committed before is "
+            "kept: free some space and run the same command to finish"
+        )
     if isinstance(e, sqlite3.OperationalError):
         return f"{path}: {e}"
     return f"{path} is damaged ({e}); index your folders again into a new --index"
@@ -530,15 +550,23 @@ def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
     n = len(X) if X.ndim == 2 else -1
     names = arrays["names"]
     if (
-        X.dtype != np.dtype("<f4") or X.shape != (n, DIM) or not X.flags.c_contiguous
+        X.dtype != np.dtype("<f4")
+        or X.shape != (n, DIM)
+        or not X.flags.c_contiguous
         or any(arrays[k].dtype != t or arrays[k].shape != (n,) for k, t in _SIDECAR_ARRAYS.items())
-        or names.dtype.kind != "U" or names.ndim != 1
+        or names.dtype.kind != "U"
+        or names.ndim != 1
         or arrays["generation"].tolist() != [generation]
         or (n and not -1 <= arrays["person"].min() <= arrays["person"].max() < len(names))
     ):
         return None
-    return Gallery(X=X, face_ids=arrays["face_ids"], person=arrays["person"],
-                   names=names.tolist(), sq=arrays["sq"])
+    return Gallery(
+        X=X,
+        face_ids=arrays["face_ids"],
+        person=arrays["person"],
+        names=names.tolist(),
+        sq=arrays["sq"],
+    )
 
 
 def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
@@ -546,9 +574,15 @@ def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
     vectors, rows = _sidecar_paths(index_path, generation)
     _write_atomically(vectors, lambda f: np.save(f, np.ascontiguousarray(gallery.X, "<f4")))
     arrays = {k: np.asarray(getattr(gallery, k), t) for k, t in _SIDECAR_ARRAYS.items()}
-    _write_atomically(rows, lambda f: np.savez(
-        f, **arrays, names=np.array(gallery.names, dtype=str),
-        generation=np.array([generation], np.int64)))
+    _write_atomically(
+        rows,
+        lambda f: np.savez(
+            f,
+            **arrays,
+            names=np.array(gallery.names, dtype=str),
+            generation=np.array([generation], np.int64),
+        ),
+    )
     pattern = re.compile(re.escape(index_path.name) + r"\.g(\d+)\.(vectors\.npy|rows\.npz)")
     for old in index_path.parent.iterdir():
         match = pattern.fullmatch(old.name)

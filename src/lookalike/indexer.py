@@ -29,8 +29,19 @@ from .people import credit
 #: Files with these extensions are reported when they cannot be read; any other file that
 #: is not an image is skipped silently (and counted).
 IMAGE_EXTENSIONS = {
-    ".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff",
-    ".heic", ".heif", ".avif",
+    ".jpg",
+    ".jpeg",
+    ".jfif",
+    ".jpe",
+    ".png",
+    ".webp",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".avif",
 }
 BATCH_SIZE = 32
 BATCH_SECONDS = 2.0
@@ -123,8 +134,15 @@ def index_folder(
     return summary
 
 
-def _update(root: str, index: Index, settings: Settings, jobs: int | None, max_pixels: int,
-            progress: bool, summary: Summary) -> None:
+def _update(
+    root: str,
+    index: Index,
+    settings: Settings,
+    jobs: int | None,
+    max_pixels: int,
+    progress: bool,
+    summary: Summary,
+) -> None:
     """Plan, encode and store, drop what is gone, credit, refresh the search sidecar.
 
     Interrupted while encoding, the photos stored so far are credited to their people before
@@ -241,8 +259,9 @@ def _reusable(index: Index, job: Job) -> tuple[PhotoRecord, list[tuple], str] | 
     if hit is None:
         return None
     photo_id, status, width, height, old = hit
-    record = PhotoRecord(job.key, job.name, job.size, job.mtime_ns, job.sha1, status,
-                         None, width, height)
+    record = PhotoRecord(
+        job.key, job.name, job.size, job.mtime_ns, job.sha1, status, None, width, height
+    )
     return record, index.faces_of_photo(photo_id), old
 
 
@@ -333,8 +352,9 @@ def encode_file(job: Job, settings: Settings, max_pixels: int) -> Result:
     return Result(job, "ok" if found else "noface", found, None, photo.width, photo.height)
 
 
-def _encode_all(todo: list[Job], settings: Settings, jobs: int | None, max_pixels: int,
-                progress: bool) -> Iterator[Result]:
+def _encode_all(
+    todo: list[Job], settings: Settings, jobs: int | None, max_pixels: int, progress: bool
+) -> Iterator[Result]:
     """Results in the order they are done; the biggest files go first, so that no worker is
     left with a 12 MP photo while the others are idle at the end."""
     import multiprocessing  # imported here: `lookalike match` never needs them
@@ -401,8 +421,9 @@ def _store(index: Index, batch: list[Result], summary: Summary, touched: set[str
             summary.photos -= 1
             summary.other_files += 1
             continue
-        record = PhotoRecord(j.key, j.name, j.size, j.mtime_ns, j.sha1, r.status, r.error,
-                             r.width, r.height)
+        record = PhotoRecord(
+            j.key, j.name, j.size, j.mtime_ns, j.sha1, r.status, r.error, r.width, r.height
+        )
         items.append((record, r.faces))
     index.write(items)
     for r in batch:

@@ -18,8 +18,9 @@ METRICS = ("l2", "l1", "cosine")
 TOLERANCES = {"l2": 0.6, "l1": 5.51, "cosine": 0.0964}
 
 
-def distances(X: np.ndarray, q: np.ndarray, metric: str = "l2",
-              sq: np.ndarray | None = None) -> np.ndarray:
+def distances(
+    X: np.ndarray, q: np.ndarray, metric: str = "l2", sq: np.ndarray | None = None
+) -> np.ndarray:
     """Distance from query ``q`` (``float[128]``) to each row of ``X`` (``float[n, 128]``).
 
     ``sq``, the squared norms of ``X``'s rows if known, saves L2 a pass over ``X``:
