@@ -1,13 +1,16 @@
 """The accuracy options (--quality best): CNN fallback, mirrored averaging; old settings."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from conftest import DATA, EXAMPLES, needs_data
+from PIL import Image
 
 from lookalike import faces
 from lookalike.faces import QUALITY, Settings
 from lookalike.gallery import nearest_centre
-from lookalike.images import load_photo
+from lookalike.images import Photo, load_photo
 
 LFW = DATA / "lfw" / "images"
 #: HOG finds no face in this LFW photo at upsample 0, 1 or 2; the CNN detector does.
@@ -59,7 +62,7 @@ def test_cnn_fallback_finds_the_face_hog_misses():
     if not HOG_MISS.is_file():
         pytest.skip(f"no {HOG_MISS}")
     photo = load_photo(HOG_MISS)
-    assert faces.detect(photo, Settings()) == []  # the default fallback, HOG at upsample 0
+    assert faces.detect(photo, Settings()) == []  # HOG, its fallback included
     found = faces.detect(photo, Settings(fallback="cnn"))
     assert len(found) == 1
     top, right, bottom, left = found[0].box
@@ -67,12 +70,23 @@ def test_cnn_fallback_finds_the_face_hog_misses():
 
 
 @needs_data
-def test_the_default_fallback_looks_again_without_upsampling():
+def test_the_default_fallback_looks_again_upsampled_on_a_small_photo():
+    """A face too small for HOG without upsampling (about 60 px) is found by the fallback."""
+    img = Image.open(EXAMPLES / "obama.jpg").convert("RGB")
+    img.thumbnail((160, 160))
+    photo = Photo(np.asarray(img), 1.0, img.width, img.height)
+    assert faces.detect(photo, Settings(fallback="none")) == []
+    assert len(faces.detect(photo, Settings())) == 1
+
+
+@needs_data
+def test_the_fallback_of_an_upsampling_index_looks_again_without_upsampling():
     if not UPSAMPLE_MISS.is_file():
         pytest.skip(f"no {UPSAMPLE_MISS}")
     photo = load_photo(UPSAMPLE_MISS)
-    assert faces.detect(photo, Settings(fallback="none")) == []
-    assert len(faces.detect(photo, Settings())) == 1
+    upsampling = Settings(upsample=1, shrink=640)
+    assert faces.detect(photo, replace(upsampling, fallback="none")) == []
+    assert len(faces.detect(photo, upsampling)) == 1
 
 
 @needs_data

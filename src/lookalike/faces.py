@@ -31,8 +31,11 @@ MIN_DETECT_SIDE = 16
 #: dlib's CNN detector on a copy at most this large (about 0.4 s at 250x250 on one core):
 #: it finds the turned and tilted faces HOG misses, at a bounded cost per photo.  On LFW
 #: View 1, HOG (upsample 1) finds no face in 29 of 4,992 photos: CNN finds all 29, HOG at
-#: upsample 0 (``fallback="hog"``) 11.
+#: upsample 0 (``fallback="hog"`` of an upsampling index) 11.
 FALLBACK_SIDE = 320
+#: With ``fallback="hog"`` and no upsampling, a photo without a face is searched again by HOG
+#: upsampled once on a copy of at most this size: faces down to 40 px in small photos.
+FALLBACK_HOG_SIDE = 640
 
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
 ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -51,10 +54,14 @@ class ModelError(Exception):
 class Settings:
     """Everything that shapes an embedding; an index records them and queries must agree."""
 
+    #: No upsampling on a copy of at most 1280 px: faces down to 80 px (1/16 of the longest
+    #: side in bigger photos), the same scale as face_recognition's upsample 1 on a 640 px copy
+    #: at a quarter of the HOG cost on small photos (LFW: 103 ms a photo, not 122); the
+    #: fallback finds the smaller faces of photos that have no bigger one (README, Performance).
     detector: str = "hog"
-    upsample: int = 1
+    upsample: int = 0
     jitters: int = 1
-    shrink: int = 640  # longest side of the copy faces are detected on (see images.shrink)
+    shrink: int = 1280  # longest side of the copy faces are detected on (see images.shrink)
     landmarks: str = "5-point"
     encoder: str = "dlib_face_recognition_resnet_model_v1"
     fallback: str = "hog"  # none | hog | cnn: where the detector finds no face, see _look_again
@@ -141,12 +148,19 @@ def detect(photo: Photo, settings: Settings) -> list[Face]:
 
 
 def _look_again(photo: Photo, small: np.ndarray, factor: float, settings: Settings):
-    """Where the detector found no face: ``hog`` runs HOG once more without upsampling on
-    the same copy (its image pyramid then samples other scales and finds some turned faces;
-    cheap), ``cnn`` runs dlib's CNN detector on a copy of at most FALLBACK_SIDE px (finds
-    nearly all of them, about 0.4 s a photo).  Returns the copy, its factor and the boxes."""
-    if settings.fallback == "hog":
+    """Where the detector found no face: ``hog`` runs HOG once more, upsampled once on a copy
+    of at most FALLBACK_HOG_SIDE px when the detector did not upsample (faces down to 40 px
+    in small photos), else without upsampling on the same copy (its image pyramid samples
+    other scales and finds some turned faces); ``cnn`` runs dlib's CNN detector on a copy of
+    at most FALLBACK_SIDE px (finds nearly all of them, about 0.4 s a photo).  Returns the
+    copy, its factor and the boxes."""
+    if settings.fallback == "hog" and settings.upsample > 0:
         return small, factor, list(_hog_detector()(small, 0))
+    if settings.fallback == "hog":
+        small, factor = photo.shrunk.get(FALLBACK_HOG_SIDE) or shrink(
+            photo.pixels, FALLBACK_HOG_SIDE
+        )
+        return small, factor, list(_hog_detector()(small, 1))
     if settings.fallback == "cnn":
         small, factor = shrink(photo.pixels, FALLBACK_SIDE)
         return small, factor, [d.rect for d in _cnn_detector()(small, 0)]
