@@ -55,6 +55,14 @@ index_option = click.option(
     envvar="LOOKALIKE_INDEX",
     help="Index file [default: index.db in the user data folder; env LOOKALIKE_INDEX].",
 )
+
+
+def top_option(help_text: str) -> Callable:
+    return click.option(
+        "--top", "-k", type=click.IntRange(1), default=5, show_default=True, help=help_text
+    )
+
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 max_pixels_option = click.option(
     "--max-pixels",
@@ -206,14 +214,7 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
     help="Match against the built-in gallery: a face from every photo of LFW "
     "(5,749 people), used anyway when you have no index of your own.",
 )
-@click.option(
-    "--top",
-    "-k",
-    type=click.IntRange(1),
-    default=5,
-    show_default=True,
-    help="How many people (or faces) to list.",
-)
+@top_option("How many people (or faces) to list.")
 @click.option(
     "--faces", "per_face", is_flag=True, help="List faces, not people (bystanders included)."
 )
@@ -443,14 +444,7 @@ def _settings_line(settings: dict | None) -> str:
     help="Mark a photo's face (or an indexed person) and label its nearest people.",
 )
 @click.option("--per-person", is_flag=True, help="One point per person (their mean face).")
-@click.option(
-    "--top",
-    "-k",
-    type=click.IntRange(1),
-    default=5,
-    show_default=True,
-    help="How many neighbours of the highlighted face to label.",
-)
+@top_option("How many neighbours of the highlighted face to label.")
 @click.option(
     "--sample",
     type=click.IntRange(3),
