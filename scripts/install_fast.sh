@@ -47,10 +47,11 @@ cache_key() {
 build_wheel() {
     local dir=$1
     mkdir -p "$dir"
-    say "building dlib $DLIB_VERSION with OpenBLAS (CXXFLAGS=$CXXFLAGS); about 7 min on 2 cores"
+    say "building dlib $DLIB_VERSION with OpenBLAS (${CXX:-c++}, CXXFLAGS=$CXXFLAGS); about 8 min on 2 cores"
     "$PYTHON" -m venv "$dir/build-venv"
     "$dir/build-venv/bin/python" -m pip install --quiet --upgrade pip
-    "$dir/build-venv/bin/python" -m pip wheel --no-deps --no-binary dlib "dlib==$DLIB_VERSION" \
+    "$dir/build-venv/bin/python" -m pip wheel --no-cache-dir --no-deps --no-binary dlib \
+        "dlib==$DLIB_VERSION" \
         -w "$dir/tmp"
     mv "$dir"/tmp/dlib-*.whl "$dir/"
     rm -rf "$dir/tmp" "$dir/build-venv"
