@@ -513,6 +513,14 @@ def huge_photos(source: Path, cache: Path) -> list[Path]:
     return paths
 
 
+def default_builds() -> list[tuple[str, str]]:
+    """dlib-bin's venv, and the fast build's beside it once `make install-fast` made it."""
+    builds = [("dlib-bin", str(ROOT / ".venv"))]
+    if (ROOT / ".venv-fast" / ".installed").exists():
+        builds.append(("fast", str(ROOT / ".venv-fast")))
+    return builds
+
+
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -548,7 +556,8 @@ def parse_args() -> argparse.Namespace:
         action="append",
         type=lambda s: tuple(s.split("=", 1)),
         metavar="NAME=VENV",
-        help="a lookalike installation to time (repeatable) [dlib-bin=.venv]",
+        help="a lookalike installation to time (repeatable) "
+        "[dlib-bin=.venv; fast=.venv-fast too once made]",
     )
     p.add_argument(
         "--baseline-venv",
@@ -570,7 +579,7 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--json", type=Path, help="also write the rows and every run here")
     args = p.parse_args()
-    args.build = args.build or [("dlib-bin", str(ROOT / ".venv"))]
+    args.build = args.build or default_builds()
     unknown = set(args.only.split(",")) - set(SECTIONS)
     if unknown:
         p.error(f"unknown sections: {', '.join(sorted(unknown))}")

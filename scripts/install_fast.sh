@@ -42,7 +42,7 @@ system_packages() {
     [ ${#wanted[@]} = 0 ] && return
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         say "installing ${wanted[*]} (apt-get)"
-        apt-get update -qq
+        apt-get update -qq || say "apt-get update failed"
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${wanted[@]}" >/dev/null \
             || say "apt-get could not install ${wanted[*]}"
     fi
