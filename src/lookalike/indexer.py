@@ -402,13 +402,12 @@ def _batches(results: Iterator[Result]) -> Iterator[list[Result]]:
     first second of a long run (and an interrupted run keeps it).
     """
     batch: list[Result] = []
-    last = time.monotonic()
-    first = True
+    last = -float("inf")  # so the first result is due at once
     for result in results:
         batch.append(result)
-        if first or len(batch) >= BATCH_SIZE or time.monotonic() - last >= BATCH_SECONDS:
+        if len(batch) >= BATCH_SIZE or time.monotonic() - last >= BATCH_SECONDS:
             yield batch
-            batch, last, first = [], time.monotonic(), False
+            batch, last = [], time.monotonic()
     if batch:
         yield batch
 
