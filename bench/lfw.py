@@ -8,7 +8,8 @@ scores View 1 instead: the threshold is chosen on ``pairsDevTrain.txt`` and chec
 
 Identification: the first photo of each of LFW's 5,749 people is the gallery; up to 3 other
 photos of each person who has them are the probes.  Rank-1 (rank-5): the probe's own person
-is the nearest (among the 5 nearest) in the gallery.
+is the nearest (among the 5 nearest) in the gallery.  ``--view dev`` identifies within View
+1's photos instead, to tune on: each person's lowest-numbered photo there is the gallery.
 
 Each photo's face is the one nearest the photo's centre (LFW centres the person named;
 ``--choose largest`` takes the largest instead).  A photo in which no face is found is an
@@ -88,6 +89,17 @@ def identification_sets(lfw: Path) -> tuple[list[str], list[str]]:
         gallery.append(photo(name, "1"))
         last = min(int(count), PROBES_PER_PERSON + 1)
         probes += [photo(name, str(n)) for n in range(2, last + 1)]
+    return gallery, probes
+
+
+def dev_identification_sets(photos: set[str]) -> tuple[list[str], list[str]]:
+    """Identification within View 1's photos, to tune on: each person's lowest-numbered photo
+    is the gallery (3,095 people), up to 3 others of theirs the probes (1,749)."""
+    by_person: dict[str, list[str]] = {}
+    for rel in sorted(photos):
+        by_person.setdefault(rel.split("/")[0], []).append(rel)
+    gallery = [shots[0] for shots in by_person.values()]
+    probes = [rel for shots in by_person.values() for rel in shots[1 : 1 + PROBES_PER_PERSON]]
     return gallery, probes
 
 
@@ -289,7 +301,7 @@ def verification(
 def settings_from(args: argparse.Namespace) -> Settings:
     chosen = {
         k: getattr(args, k)
-        for k in ("upsample", "jitters", "fallback", "mirror", "padding")
+        for k in ("upsample", "jitters", "fallback", "mirror", "padding", "landmarks")
         if getattr(args, k) is not None
     }
     return Settings(**{**QUALITY[args.quality], **chosen})
@@ -304,6 +316,7 @@ def run(args: argparse.Namespace) -> dict:
             dataclasses.replace(p, fold=1) for p in read_pairs(lfw / "pairsDevTest.txt")
         ]
         photos = {x for p in pairs for x in (p.a, p.b)}
+        gallery, probes = dev_identification_sets(photos)
     else:
         pairs = read_pairs(lfw / "pairs.txt")
         gallery, probes = identification_sets(lfw)
@@ -331,10 +344,9 @@ def run(args: argparse.Namespace) -> dict:
         "verification": verification(pairs, faces, args.view),
         "verification_float16": verification(pairs, faces, args.view, np.float16),
     }
-    if args.view != "dev":
-        result["identification"] = identify(gallery, probes, faces)
-        result["identification_float16"] = identify(gallery, probes, faces, np.float16)
-        result["identification_photos"] = photo_counts(faces, set(gallery) | set(probes))
+    result["identification"] = identify(gallery, probes, faces)
+    result["identification_float16"] = identify(gallery, probes, faces, np.float16)
+    result["identification_photos"] = photo_counts(faces, set(gallery) | set(probes))
     sample = sorted(pair_photos)[: args.cost_photos]
     result["cpu_seconds_a_photo"] = cpu_cost([root / rel for rel in sample], settings)
     result["cost_photos"] = len(sample)
@@ -352,9 +364,7 @@ def report(r: dict) -> str:
     lines = [
         f"LFW {view}, face: {r['choose']}",
         "settings: "
-        + ", ".join(
-            f"{k}={v}" for k, v in s.items() if k not in ("landmarks", "encoder", "shrink")
-        ),
+        + ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("encoder", "shrink")),
         f"photos:   {r['photos']} in {r['pairs']} pairs; no face found in {len(r['no_face'])}, "
         f"several faces in {r['several_faces']}",
         f"encoding: {r['encoded']} photos in {r['encode_seconds']:.0f} s "
@@ -412,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fallback", choices=("none", "hog", "cnn"))
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction)
     parser.add_argument("--padding", type=float)
+    parser.add_argument("--landmarks", help="5-point, 68-point or 5-point+68-point")
     parser.add_argument(
         "--seed",
         type=Path,

@@ -1,5 +1,7 @@
 """The accuracy options (--quality best): CNN fallback, mirrored averaging; old settings."""
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -96,3 +98,32 @@ def test_fallback_changes_nothing_where_hog_finds_a_face():
     b = faces.detect(photo, Settings(fallback="cnn"))
     assert [f.box for f in a] == [f.box for f in b]
     assert np.array_equal(a[0].embedding, b[0].embedding)
+
+
+@needs_data
+def test_landmark_models_joined_by_plus_average_the_encodings_of_their_chips():
+    photo = load_photo(EXAMPLES / "obama.jpg")
+    five, sixty_eight, both = (
+        faces.detect(photo, Settings(landmarks=name))[0]
+        for name in ("5-point", "68-point", "5-point+68-point")
+    )
+    assert five.box == sixty_eight.box == both.box
+    assert np.linalg.norm(both.embedding - (five.embedding + sixty_eight.embedding) / 2) < 1e-5
+    assert np.array_equal(both.chip, five.chip)  # the chip kept is the first model's
+    assert 0.01 < np.linalg.norm(sixty_eight.embedding - five.embedding) < 0.2
+
+
+def test_an_unknown_landmark_model_is_refused():
+    with pytest.raises(ValueError, match="unknown landmark model '7-point'"):
+        faces._landmarks("7-point")
+
+
+@needs_data
+def test_the_68_point_model_is_loaded_only_by_settings_that_use_it():
+    code = (
+        "from lookalike import faces; from lookalike.images import load_photo; "
+        f"faces.detect(load_photo({str(EXAMPLES / 'obama.jpg')!r}), faces.Settings()); "
+        "print(faces._landmarks.cache_info().currsize)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"

@@ -3,7 +3,8 @@
 The pipeline is face_recognition's: HOG (or CNN) detection, 5-point landmarks, the aligned
 150x150 chip, and dlib's 128-d ResNet encoding.  Models are read from the
 ``face_recognition_models`` package's files, each loaded once per process and only when
-first needed (the 68-point model, which encoding never uses, is never loaded).
+first needed (the 68-point model, 95 MB and half a second to load, only by settings that
+align with it).
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ FALLBACK_SIDE = 320
 #: upsampled once on a copy of at most this size: faces down to 40 px in small photos.
 FALLBACK_HOG_SIDE = 640
 
-LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
+#: The landmark models a chip can be aligned with, by the name ``Settings.landmarks`` uses.
+LANDMARK_FILES = {
+    "5-point": "shape_predictor_5_face_landmarks.dat",
+    "68-point": "shape_predictor_68_face_landmarks.dat",
+}
 ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 CNN_FILE = "mmod_human_face_detector.dat"
 
@@ -62,6 +67,8 @@ class Settings:
     upsample: int = 0
     jitters: int = 1
     shrink: int = 1280  # longest side of the copy faces are detected on (see images.shrink)
+    #: One landmark model, or several joined by "+": a chip aligned by each, their
+    #: encodings averaged (the two models place the eyes and mouth a little apart).
     landmarks: str = "5-point"
     encoder: str = "dlib_face_recognition_resnet_model_v1"
     fallback: str = "hog"  # none | hog | cnn: where the detector finds no face, see _look_again
@@ -79,11 +86,12 @@ class Settings:
 
 #: ``--quality``, chosen on LFW View 1 (README, Accuracy).  "default" keeps the speed
 #: targets: its HOG fallback costs about 1.5% more CPU on web photos.  "best" costs about 25%
-#: more there (the CNN fallback) and twice the encoding (the mirror image).  They set only
-#: these fields: detector, upsample and jitters are options of their own.
+#: more there (the CNN fallback), four times the encoding (two alignments, each also
+#: mirrored) and half a second to load the 68-point model.  They set only these fields:
+#: detector, upsample and jitters are options of their own.
 QUALITY = {
-    "default": {"fallback": "hog", "mirror": False},
-    "best": {"fallback": "cnn", "mirror": True},
+    "default": {"fallback": "hog", "mirror": False, "landmarks": "5-point"},
+    "best": {"fallback": "cnn", "mirror": True, "landmarks": "5-point+68-point"},
 }
 
 
@@ -194,11 +202,17 @@ def _scale_rect(rect, factor: float, shape: tuple[int, ...]):
 
 
 def _encode(photo: Photo, rect, settings: Settings) -> Face:
+    """The face in ``rect``: one aligned chip per landmark model, their mean encoding; the
+    chip kept is the first model's."""
     import dlib
 
-    shape = _landmarks()(photo.pixels, rect)
-    chip = dlib.get_face_chip(photo.pixels, shape, size=CHIP_SIZE, padding=settings.padding)
-    embedding = embed(chip, settings)
+    chips = [
+        dlib.get_face_chip(
+            photo.pixels, _landmarks(name)(photo.pixels, rect), CHIP_SIZE, settings.padding
+        )
+        for name in settings.landmarks.split("+")
+    ]
+    embedding = embed(chips, settings)
     s = photo.scale
     box = (
         round(rect.top() * s),
@@ -206,18 +220,18 @@ def _encode(photo: Photo, rect, settings: Settings) -> Face:
         round(rect.bottom() * s),
         round(rect.left() * s),
     )
-    return Face(box=box, embedding=embedding, chip=chip)
+    return Face(box=box, embedding=embedding, chip=chips[0])
 
 
-def embed(chip: np.ndarray, settings: Settings) -> np.ndarray:
-    """The 128-d encoding of an aligned chip (averaged with its mirror image if asked)."""
+def embed(chips: list[np.ndarray], settings: Settings) -> np.ndarray:
+    """The mean 128-d encoding of aligned chips (and of their mirror images if asked)."""
     encoder = _encoder()
-    if not settings.mirror:
-        return np.asarray(encoder.compute_face_descriptor(chip, settings.jitters), np.float32)
-    both = encoder.compute_face_descriptor(
-        [chip, np.ascontiguousarray(chip[:, ::-1])], settings.jitters
-    )
-    return np.mean(both, axis=0, dtype=np.float32)
+    if settings.mirror:
+        chips = chips + [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
+    if len(chips) == 1:
+        return np.asarray(encoder.compute_face_descriptor(chips[0], settings.jitters), np.float32)
+    encodings = encoder.compute_face_descriptor(chips, settings.jitters)
+    return np.mean(encodings, axis=0, dtype=np.float32)
 
 
 def _load(file_name: str, loader):
@@ -270,10 +284,13 @@ def _cnn_detector():
 
 
 @cache
-def _landmarks():
+def _landmarks(name: str = "5-point"):
     import dlib
 
-    return _load(LANDMARKS_FILE, dlib.shape_predictor)
+    if name not in LANDMARK_FILES:
+        known = ", ".join(LANDMARK_FILES)
+        raise ValueError(f"unknown landmark model {name!r} ({known}, or several joined by +)")
+    return _load(LANDMARK_FILES[name], dlib.shape_predictor)
 
 
 @cache
