@@ -3,8 +3,8 @@
 The pipeline is face_recognition's: HOG (or CNN) detection, 5-point landmarks, the aligned
 150x150 chip, and dlib's 128-d ResNet encoding.  Models are read from the
 ``face_recognition_models`` package's files, each loaded once per process and only when
-first needed (the 68-point model, 95 MB and half a second to load, only by settings that
-align with it).
+first needed (the 68-point model, 95 MB and 0.7 s to load, only by settings that align
+with it).
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Settings:
 #: ``--quality``, chosen on LFW View 1 (README, Accuracy).  "default" keeps the speed
 #: targets: its HOG fallback costs about 1.5% more CPU on web photos.  "best" costs about 25%
 #: more there (the CNN fallback), four times the encoding (two alignments, each also
-#: mirrored) and half a second to load the 68-point model.  They set only these fields:
+#: mirrored) and 0.7 s to load the 68-point model.  They set only these fields:
 #: detector, upsample and jitters are options of their own.
 QUALITY = {
     "default": {"fallback": "hog", "mirror": False, "landmarks": "5-point"},
