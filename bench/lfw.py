@@ -79,22 +79,21 @@ def read_pairs(path: Path) -> list[Pair]:
     return pairs
 
 
-def identification_sets(lfw: Path) -> tuple[list[str], list[str]]:
-    """Gallery (photo 1 of every person) and probes (photos 2-4 of those who have them)."""
-    gallery, probes = [], []
+def lfw_photos(lfw: Path) -> set[str]:
+    """Every photo of LFW, as ``lfw-names.txt`` counts them."""
+    photos = set()
     for line in (lfw / "lfw-names.txt").read_text().split("\n"):
-        if not line.strip():
-            continue
-        name, count = line.split()
-        gallery.append(photo(name, "1"))
-        last = min(int(count), PROBES_PER_PERSON + 1)
-        probes += [photo(name, str(n)) for n in range(2, last + 1)]
-    return gallery, probes
+        if line.strip():
+            name, count = line.split()
+            photos |= {photo(name, str(n)) for n in range(1, int(count) + 1)}
+    return photos
 
 
-def dev_identification_sets(photos: set[str]) -> tuple[list[str], list[str]]:
-    """Identification within View 1's photos, to tune on: each person's lowest-numbered photo
-    is the gallery (3,095 people), up to 3 others of theirs the probes (1,749)."""
+def identification_sets(photos: set[str]) -> tuple[list[str], list[str]]:
+    """Gallery (each person's lowest-numbered photo) and probes (up to 3 others of theirs).
+
+    Over all of LFW: 5,749 people, 3,191 probes.  Over View 1's photos, to tune on: 3,095
+    people, 1,749 probes."""
     by_person: dict[str, list[str]] = {}
     for rel in sorted(photos):
         by_person.setdefault(rel.split("/")[0], []).append(rel)
@@ -316,10 +315,10 @@ def run(args: argparse.Namespace) -> dict:
             dataclasses.replace(p, fold=1) for p in read_pairs(lfw / "pairsDevTest.txt")
         ]
         photos = {x for p in pairs for x in (p.a, p.b)}
-        gallery, probes = dev_identification_sets(photos)
+        gallery, probes = identification_sets(photos)
     else:
         pairs = read_pairs(lfw / "pairs.txt")
-        gallery, probes = identification_sets(lfw)
+        gallery, probes = identification_sets(lfw_photos(lfw))
         photos = {x for p in pairs for x in (p.a, p.b)} | set(gallery) | set(probes)
     root = link_folder(lfw, photos, cache, "view1" if args.view == "dev" else "view2")
     started = time.monotonic()

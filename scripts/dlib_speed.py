@@ -44,7 +44,7 @@ def main() -> None:
     pixels = load_photo(args.photo).pixels
     detector = dlib.get_frontal_face_detector()
     rect = max(detector(pixels, 1), key=lambda r: r.area())
-    shape = faces._landmarks()(pixels, rect)
+    shape = faces._landmarks("5-point")(pixels, rect)
     chip = dlib.get_face_chip(pixels, shape, size=faces.CHIP_SIZE, padding=faces.CHIP_PADDING)
     encoder = faces._encoder()
     print(

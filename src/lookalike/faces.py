@@ -284,7 +284,7 @@ def _cnn_detector():
 
 
 @cache
-def _landmarks(name: str = "5-point"):
+def _landmarks(name: str):
     import dlib
 
     if name not in LANDMARK_FILES:
