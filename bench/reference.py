@@ -30,8 +30,8 @@ def faces_in(path: str) -> dict:
         pil_img.thumbnail((CLI_MAX_SIDE, CLI_MAX_SIDE), PIL.Image.LANCZOS)
         image = np.array(pil_img)
     scale = width / image.shape[1]
-    boxes = face_recognition.face_locations(image)
-    encodings = face_recognition.face_encodings(image, boxes)
+    boxes = face_recognition.face_locations(image)  # trimmed to the photo
+    encodings = face_recognition.face_encodings(image)  # as the CLI: from the untrimmed boxes
     return {
         "path": os.path.basename(path),
         "width": width,
