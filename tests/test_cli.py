@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import CELEBS, EXAMPLES, needs_data
 
-from lookalike.cli import main
+from lookalike.cli import chosen_settings, main
+from lookalike.faces import Settings
 
 pytestmark = needs_data
 
@@ -71,6 +72,12 @@ def test_query_settings_must_match_the_index(celebs_index):
     )
     assert result.exit_code == 1
     assert "other settings" in result.stderr and "jitters=3" in result.stderr
+
+
+def test_a_quality_preset_sets_upsample_unless_the_option_does():
+    assert chosen_settings("hog", None, 1, "default") == Settings()
+    assert chosen_settings("hog", None, 1, "cli").upsample == 1
+    assert chosen_settings("hog", 0, 1, "cli").upsample == 0
 
 
 def test_info(celebs_index):

@@ -7,10 +7,11 @@ import sqlite3
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, needs_data
+from conftest import DATA, EXAMPLES, needs_data
+from PIL import Image
 
 from lookalike import api, faces
-from lookalike.faces import Settings, detect
+from lookalike.faces import QUALITY, Settings, detect
 from lookalike.images import load_photo, shrink
 from lookalike.index import DIM, Index, PhotoRecord, pack
 
@@ -182,7 +183,56 @@ def test_the_generation_moves_with_writes_from_any_connection(synthetic):
 @needs_data
 def test_the_detection_copy_made_while_decoding_is_the_one_shrink_makes():
     photo = load_photo(EXAMPLES / "obama-1080p.jpg", detect_side=640)
-    made, factor = photo.shrunk[640]
+    made, factor = photo.shrunk[640, "bilinear"]
     again, factor_again = shrink(photo.pixels, 640)
     assert made.shape == (360, 640, 3) and np.array_equal(made, again) and factor == factor_again
     assert load_photo(EXAMPLES / "obama_small.jpg", detect_side=640).shrunk == {}  # 320 px
+
+
+#: 1800 px, five faces of 84-250 px that face_recognition's CLI finds on four pyramid levels.
+GROUP = DATA / "photos" / "serena_williams" / "GettyImages-2493795.jpg"
+
+
+@needs_data
+def test_the_lanczos_copy_is_the_thumbnail_face_recognitions_cli_makes():
+    photo = load_photo(GROUP, detect_side=1600, resample="lanczos")
+    made, factor = photo.shrunk[1600, "lanczos"]
+    cli = Image.fromarray(np.asarray(Image.open(GROUP).convert("RGB")))
+    cli.thumbnail((1600, 1600), Image.LANCZOS)
+    assert np.array_equal(made, np.asarray(cli)) and factor == 1800 / 1600
+    assert np.array_equal(shrink(photo.pixels, 1600, "lanczos")[0], made)
+
+
+@needs_data
+@pytest.mark.parametrize(("upsample", "min_side"), [(1, 85), (0, 100)])
+def test_hog_levels_find_the_full_scans_boxes_of_the_faces_looked_for(upsample, min_side):
+    """Skipping the pyramid levels of the small faces changes no box of the bigger ones."""
+    pixels, _ = shrink(load_photo(GROUP).pixels, 1600, "lanczos")
+    full = list(faces._hog_detector()(pixels, upsample))
+    first = faces._first_level(upsample, min_side)
+    smallest = faces.HOG_BOX * faces.HOG_LEVEL_RATIO**first / 2**upsample
+    expected = sorted(_ltrb(r) for r in full if r.right() - r.left() >= 0.95 * smallest)
+    assert first >= 2 and expected
+    assert sorted(_ltrb(r) for r in faces._hog_levels(pixels, upsample, min_side)) == expected
+    if upsample:
+        assert len(expected) < len(full)  # the face of 84 px is under this min_side
+
+
+def _ltrb(rect) -> tuple[int, int, int, int]:
+    return rect.left(), rect.top(), rect.right(), rect.bottom()
+
+
+@needs_data
+def test_the_cli_preset_gives_face_recognitions_boxes_and_encodings():
+    face_recognition = pytest.importorskip("face_recognition")
+    image = Image.fromarray(face_recognition.load_image_file(GROUP))
+    image.thumbnail((1600, 1600), Image.LANCZOS)  # the CLI's own steps
+    pixels = np.asarray(image)
+    located = face_recognition.face_locations(pixels)
+    boxes = [tuple(round(v * 1800 / 1600) for v in box) for box in located]
+    theirs = dict(zip(boxes, face_recognition.face_encodings(pixels), strict=True))
+    ours = {f.box: f.embedding for f in detect(load_photo(GROUP), Settings(**QUALITY["cli"]))}
+    tall = {box for box in theirs if box[2] - box[0] >= 80}
+    assert len(tall) == 5 and tall <= set(ours)
+    for box in tall:
+        assert np.linalg.norm(ours[box] - theirs[box]) < 1e-4

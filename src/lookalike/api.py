@@ -62,7 +62,7 @@ def encode(
 ) -> list[Face]:
     """Every face in the photo at ``path``, largest first; ImageError names the file."""
     try:
-        photo = load_photo(path, max_pixels, settings.shrink)
+        photo = load_photo(path, max_pixels, settings.shrink, settings.resample)
     except ImageError as e:
         raise ImageError(f"{os.fsdecode(path)}: {e}") from None
     found = facelib.detect(photo, settings)

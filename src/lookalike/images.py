@@ -41,21 +41,26 @@ class Photo:
     scale: float
     width: int
     height: int
-    #: Detection copies made while decoding, by longest side: what :func:`shrink` returns.
-    shrunk: dict[int, tuple[np.ndarray, float]] = field(default_factory=dict)
+    #: Detection copies made while decoding, by longest side and resampling filter: what
+    #: :func:`shrink` returns.
+    shrunk: dict[tuple[int, str], tuple[np.ndarray, float]] = field(default_factory=dict)
 
 
 def load_photo(
-    path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS, detect_side: int = 0
+    path: str | os.PathLike,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    detect_side: int = 0,
+    resample: str = "bilinear",
 ) -> Photo:
     """Open any photo Pillow can read, as an upright RGB array (see module docstring).
 
-    With ``detect_side``, also the copy ``shrink(pixels, detect_side)`` would make, made
-    from the decoded image itself: the same pixels without copying them back into Pillow.
+    With ``detect_side``, also the copy ``shrink(pixels, detect_side, resample)`` would
+    make, made from the decoded image itself: the same pixels without copying them back
+    into Pillow.
     """
     try:
         with _pixel_limit(max_pixels), Image.open(path) as img:
-            return _prepare(img, max_pixels, detect_side)
+            return _prepare(img, max_pixels, detect_side, resample)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -114,34 +119,42 @@ def _too_many_pixels(size: str, max_pixels: int) -> ImageError:
     )
 
 
-def shrink(pixels: np.ndarray, longest_side: int) -> tuple[np.ndarray, float]:
+def shrink(
+    pixels: np.ndarray, longest_side: int, resample: str = "bilinear"
+) -> tuple[np.ndarray, float]:
     """A copy no larger than ``longest_side`` px, and the factor back to ``pixels``' coordinates.
 
     HOG detection costs grow with pixels: without upsampling it finds faces down to about
     80 px in the copy, so a 1280 px copy of a 4000 px crowd shot loses faces under ~250 px
     (README, Performance, gives the measured trade-off against face_recognition's CLI).
+    ``resample="lanczos"`` makes the copy face_recognition's CLI makes (``thumbnail``).
     """
     h, w = pixels.shape[:2]
-    size = _shrunk_size(w, h, longest_side)
-    if size is None:
+    if longest_side <= 0 or max(h, w) <= longest_side:
         return pixels, 1.0
-    return _resized(Image.fromarray(pixels), size)
+    return _resized(Image.fromarray(pixels), longest_side, resample)
 
 
-def _shrunk_size(w: int, h: int, longest_side: int) -> tuple[int, int] | None:
-    longest = max(h, w)
-    if longest_side <= 0 or longest <= longest_side:
-        return None
-    factor = longest / longest_side
+def _shrunk_size(w: int, h: int, longest_side: int) -> tuple[int, int]:
+    factor = max(h, w) / longest_side
     return max(1, round(w / factor)), max(1, round(h / factor))
 
 
-def _resized(img: Image.Image, size: tuple[int, int]) -> tuple[np.ndarray, float]:
-    small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return np.asarray(small), img.width / size[0]
+def _resized(img: Image.Image, longest_side: int, resample: str) -> tuple[np.ndarray, float]:
+    if resample == "lanczos":  # the CLI's own call, its size rounding included
+        small = img.copy()
+        small.thumbnail((longest_side, longest_side), Image.Resampling.LANCZOS)
+    elif resample == "bilinear":
+        size = _shrunk_size(img.width, img.height, longest_side)
+        small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    else:
+        raise ValueError(f"unknown resampling {resample!r} (bilinear or lanczos)")
+    return np.asarray(small), img.width / small.width
 
 
-def _prepare(img: Image.Image, max_pixels: int, detect_side: int = 0) -> Photo:
+def _prepare(
+    img: Image.Image, max_pixels: int, detect_side: int = 0, resample: str = "bilinear"
+) -> Photo:
     width, height = img.size
     if width * height > max_pixels:
         raise _too_many_pixels(f"{width}x{height}", max_pixels)
@@ -151,9 +164,8 @@ def _prepare(img: Image.Image, max_pixels: int, detect_side: int = 0) -> Photo:
     original = (round(img.width * draft_scale), round(img.height * draft_scale))
     img, reduce_scale = _reduce(img)
     photo = Photo(np.asarray(img), reduce_scale * draft_scale, *original)
-    size = _shrunk_size(img.width, img.height, detect_side)
-    if size is not None:
-        photo.shrunk[detect_side] = _resized(img, size)
+    if 0 < detect_side < max(img.size):
+        photo.shrunk[detect_side, resample] = _resized(img, detect_side, resample)
     return photo
 
 

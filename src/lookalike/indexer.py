@@ -342,7 +342,7 @@ def encode_file(job: Job, settings: Settings, max_pixels: int) -> Result:
     try:
         if job.sha1 is None:
             job.sha1 = file_hash(job.path)
-        photo = load_photo(job.path, max_pixels, settings.shrink)
+        photo = load_photo(job.path, max_pixels, settings.shrink, settings.resample)
     except ImageError as e:
         status = "error" if _looks_like_image(job.path) else "other"
         return Result(job, status, error=str(e))
