@@ -126,7 +126,9 @@ class Bench:
             target.symlink_to(f)
         return folder
 
-    def index_command(self, build: Build, folder: Path, label: str) -> Callable[[], Run]:
+    def index_command(
+        self, build: Build, folder: Path, label: str, *options: str
+    ) -> Callable[[], Run]:
         """``lookalike index`` into a fresh index each call (the last one is kept)."""
         db = self.work / f"{label}-{build.name}.db"
 
@@ -134,7 +136,9 @@ class Bench:
             for old in self.work.glob(db.name + "*"):
                 old.unlink()
             return run(
-                build.lookalike("index", folder, "--index", db, "--jobs", self.args.jobs, "--json")
+                build.lookalike(
+                    "index", folder, "--index", db, "--jobs", self.args.jobs, "--json", *options
+                )
             )
 
         return command
@@ -148,22 +152,27 @@ class Bench:
         folder = self.links("web", photos)
         known = self.links("known", [self.data / KNOWN])
         reference = self.reference(folder)
-        commands = {b.name: self.index_command(b, folder, "web") for b in self.builds}
+        qualities = self.args.web_quality.split(",")
+        commands = {
+            f"{b.name} {q}": self.index_command(b, folder, f"web-{q}", "--quality", q)
+            for q in qualities
+            for b in self.builds
+        }
         commands[BASELINE] = lambda: run(self.cli("--cpus", self.args.jobs, known, folder))
         runs = self.alternate("web", commands)
         theirs = runs[BASELINE]
-        for b in self.builds:
-            ours = runs[b.name]
+        for q, b in ((q, b) for q in qualities for b in self.builds):
+            ours = runs[f"{b.name} {q}"]
             faces = json.loads(ours[-1].stdout)[0]["faces"]
             self.compare_row(
-                f"index {len(photos)} web photos (--jobs {self.args.jobs})",
+                f"index {len(photos)} web photos (--jobs {self.args.jobs}, --quality {q})",
                 b,
                 ours,
                 theirs,
                 2.5,
                 f"{faces} / {cli_faces(theirs[-1])}",
             )
-            agreement = compare(reference, self.faces_in(self.work / f"web-{b.name}.db"))
+            agreement = compare(reference, self.faces_in(self.work / f"web-{q}-{b.name}.db"))
             self.rows.append(
                 Row(
                     f"CLI faces >= {MIN_HEIGHT} px tall that we find",
@@ -189,7 +198,8 @@ class Bench:
     def reference(self, folder: Path) -> dict[str, list[dict]]:
         """The CLI's faces with their encodings (bench/reference.py), cached by content."""
         names = sorted((p.name, p.stat().st_size) for p in folder.iterdir())
-        key = hashlib.sha1(json.dumps(names).encode()).hexdigest()[:12]
+        replay = (HERE / "reference.py").read_text()  # a changed replay is run again
+        key = hashlib.sha1(json.dumps([names, replay]).encode()).hexdigest()[:12]
         path = self.cache / f"reference-{key}.json"
         if not path.exists():
             log("  the CLI's reference faces (once; cached)")
@@ -551,6 +561,11 @@ def parse_args() -> argparse.Namespace:
         "--synthetic", type=int, default=1_000_000, help="faces in the synthetic index [1000000]"
     )
     p.add_argument("--jobs", default="2", help="processes for both sides [2]")
+    p.add_argument(
+        "--web-quality",
+        default="default,cli",
+        help="the --quality presets timed on the web photos, comma-separated [default,cli]",
+    )
     p.add_argument(
         "--build",
         action="append",
