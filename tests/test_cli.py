@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import CELEBS, EXAMPLES, needs_data
 
-from lookalike.cli import chosen_settings, main
-from lookalike.faces import Settings
+from lookalike.cli import main, wanted_settings
+from lookalike.faces import QUALITY, Settings
 
 pytestmark = needs_data
 
@@ -75,9 +75,29 @@ def test_query_settings_must_match_the_index(celebs_index):
 
 
 def test_a_quality_preset_sets_upsample_unless_the_option_does():
-    assert chosen_settings("hog", None, 1, "default") == Settings()
-    assert chosen_settings("hog", None, 1, "cli").upsample == 1
-    assert chosen_settings("hog", 0, 1, "cli").upsample == 0
+    assert wanted_settings(None, None, None, None) == {}
+    assert wanted_settings(None, None, None, "cli") == QUALITY["cli"]
+    assert Settings(**wanted_settings(None, None, None, "default")) == Settings()
+    assert wanted_settings("hog", 0, 2, "cli") == {
+        **QUALITY["cli"],
+        "detector": "hog",
+        "upsample": 0,
+        "jitters": 2,
+    }
+
+
+def test_an_index_keeps_its_settings_when_the_options_are_left_out(tmp_path):
+    folder = tmp_path / "people" / "obama"
+    folder.mkdir(parents=True)
+    shutil.copy(EXAMPLES / "obama.jpg", folder)
+    db = tmp_path / "cli.db"
+    run("index", folder.parent, "--index", db, "--quality", "cli")
+    shutil.copy(EXAMPLES / "obama2.jpg", folder)
+    again = json.loads(run("index", folder.parent, "--index", db, "--json").stdout)[0]
+    assert (again["encoded"], again["unchanged"]) == (1, 1)
+    refused = run("index", folder.parent, "--index", db, "--quality", "default", ok=False)
+    assert refused.exit_code == 1 and "other settings" in refused.stderr
+    assert "min_face=0 (index: 80)" in refused.stderr
 
 
 def test_info(celebs_index):

@@ -104,6 +104,14 @@ def index_settings(idx: Index, wanted: dict | None = None) -> Settings:
     return stored
 
 
+def indexing_settings(idx: Index, wanted: dict) -> Settings:
+    """What to index with: the index's own settings, or for a new index those ``wanted``
+    (the defaults for the rest); asking an index for other settings is refused."""
+    if idx.settings() is None:
+        return Settings(**wanted)
+    return index_settings(idx, wanted)
+
+
 def make_query(
     idx: Index,
     query: str,

@@ -88,55 +88,55 @@ def picture_options(f: Callable) -> Callable:
     )(f)
 
 
-def detection_options(default: bool) -> Callable:
-    """--model/--upsample/--jitters/--quality; for queries the default is the index's own."""
+def detection_options(unset: Callable[[object], str]) -> Callable:
+    """--model/--upsample/--jitters/--quality; ``unset(default)`` says what leaving one out
+    means."""
     base = Settings()
-
-    def pick(value):
-        return value if default else None
+    by_preset = f"{base.upsample}, or the --quality preset's"
 
     def decorate(f: Callable) -> Callable:
         f = click.option(
             "--quality",
             type=click.Choice(list(QUALITY)),
-            default=pick("default"),
             help="default: fast; best: CNN detector where HOG finds no face, each "
             "face aligned by the 5- and the 68-point landmarks, both chips and their "
             "mirror images averaged (4x the encoding; README, Accuracy); cli: "
             "face_recognition's CLI's own boxes and encodings for faces of 80 px and up "
-            "(its 1600 px copy, upsampled once; README, Performance).",
+            f"(its 1600 px copy, upsampled once; README, Performance).  [{unset('default')}]",
         )(f)
         f = click.option(
             "--jitters",
             type=click.IntRange(1),
-            default=pick(base.jitters),
-            help="Re-sample each face N times when encoding (slower).",
+            help=f"Re-sample each face N times when encoding (slower).  [{unset(base.jitters)}]",
         )(f)
         f = click.option(
             "--upsample",
             type=click.IntRange(0, 4),
-            help=f"Upsample photos N times to find smaller faces [{base.upsample}, "
-            "or the --quality's]."
-            if default
-            else "Upsample photos N times.",
+            help=f"Upsample photos N times to find smaller faces.  [{unset(by_preset)}]",
         )(f)
         f = click.option(
             "--model",
             type=click.Choice(["hog", "cnn"]),
-            default=pick(base.detector),
-            help="Face detector: hog (fast) or cnn (slower, more thorough).",
+            help="Face detector: hog (fast) or cnn (slower, more thorough).  "
+            f"[{unset(base.detector)}]",
         )(f)
         return f
 
     return decorate
 
 
-def chosen_settings(model: str, upsample: int | None, jitters: int, quality: str) -> Settings:
-    """The options' settings: the --quality preset's fields, then --upsample if given."""
-    fields = {"detector": model, "jitters": jitters, **QUALITY[quality]}
-    if upsample is not None:
-        fields["upsample"] = upsample
-    return Settings(**fields)
+def wanted_settings(
+    model: str | None, upsample: int | None, jitters: int | None, quality: str | None
+) -> dict:
+    """The settings fields the options ask for: the --quality preset's (every field that any
+    preset sets: a preset's own value, or the default), then each option given."""
+    fields = {}
+    if quality:
+        base = Settings().as_dict()
+        fields = {k: base[k] for preset in QUALITY.values() for k in preset} | QUALITY[quality]
+    given = {"detector": model, "upsample": upsample, "jitters": jitters}
+    fields.update({k: v for k, v in given.items() if v is not None})
+    return fields
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -155,7 +155,7 @@ def main() -> None:
 @main.command("index")
 @click.argument("folders", nargs=-1, required=True, type=click.Path(file_okay=False))
 @index_option
-@detection_options(default=True)
+@detection_options(lambda v: f"a new index: {v}; an existing one keeps its own")
 @click.option("--jobs", "-j", type=click.IntRange(1), help="Worker processes [default: all cores].")
 @max_pixels_option
 @click.option(
@@ -175,9 +175,9 @@ def index_cmd(
       lookalike index ./celebs
       lookalike index ./celebs ./friends --index people.db --jobs 2
     """
-    settings = chosen_settings(model, upsample, jitters, quality)
     summaries = []
     with Index.open(index_path, create=True) as idx:
+        settings = api.indexing_settings(idx, wanted_settings(model, upsample, jitters, quality))
         for folder in folders:
             summary = api.index_folder(folder, idx, settings, jobs, max_pixels, progress=True)
             summaries.append(summary)
@@ -238,7 +238,7 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
     show_default=True,
     help="L2 distance under which a match is taken to be the same person.",
 )
-@detection_options(default=False)
+@detection_options(lambda v: "the index's own")
 @max_pixels_option
 @picture_options
 @json_option
@@ -272,12 +272,7 @@ def match_cmd(
       lookalike match obama --faces --json
       lookalike match me.jpg --save matches.png --open
     """
-    wanted = {
-        "detector": model,
-        "jitters": jitters,
-        **(QUALITY[quality] if quality else {}),
-        **({"upsample": upsample} if upsample is not None else {}),
-    }
+    wanted = wanted_settings(model, upsample, jitters, quality)
     with api.open_index(index_path, gallery) as idx:
         if isinstance(idx, BuiltinGallery):
             click.echo(
@@ -350,7 +345,7 @@ def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
     type=float,
     help="Same-person threshold [default: 0.6 for l2; tuned ones for l1, cosine].",
 )
-@detection_options(default=True)
+@detection_options(lambda v: f"default: {v}")
 @max_pixels_option
 @picture_options
 @json_option
@@ -376,7 +371,7 @@ def distance_cmd(
       lookalike distance a.jpg b.jpg --metric cosine --json
       lookalike distance a.jpg b.jpg --save pair.png
     """
-    settings = chosen_settings(model, upsample, jitters, quality)
+    settings = Settings(**wanted_settings(model, upsample, jitters, quality))
     result, face_a, face_b = api.distance(a, b, metric, tolerance, settings, max_pixels)
     if save or open_picture:
         _picture(montage.pair_montage(result, face_a.chip, face_b.chip), save, open_picture, "pair")
