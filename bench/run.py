@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import statistics
@@ -161,7 +162,7 @@ class Bench:
         commands[BASELINE] = lambda: run(self.cli("--cpus", self.args.jobs, known, folder))
         runs = self.alternate("web", commands)
         theirs = runs[BASELINE]
-        for q, b in ((q, b) for q in qualities for b in self.builds):
+        for q, b in itertools.product(qualities, self.builds):
             ours = runs[f"{b.name} {q}"]
             faces = json.loads(ours[-1].stdout)[0]["faces"]
             self.compare_row(

@@ -33,6 +33,8 @@ def test_settings_recorded_before_the_accuracy_options_read_as_they_were_made():
     s = Settings.from_dict(old)
     assert (s.fallback, s.mirror, s.padding) == ("none", False, 0.25)
     assert (s.resample, s.min_face, s.encode_from) == ("bilinear", 0, "photo")
+    with pytest.raises(ValueError, match="unknown resampling 'cubic'"):
+        Settings(resample="cubic")
     assert Settings.from_dict(Settings(mirror=True).as_dict()) == Settings(mirror=True)
 
 

@@ -93,6 +93,14 @@ class Settings:
     min_face: int = 0
     encode_from: str = "photo"  # photo | copy: the pixels the chips are cut from
 
+    def __post_init__(self) -> None:
+        # checked here, not where used: a bad value would otherwise pass on small photos
+        # (no copy made) and fail on big ones
+        if self.resample not in ("bilinear", "lanczos"):
+            raise ValueError(f"unknown resampling {self.resample!r} (bilinear or lanczos)")
+        if self.encode_from not in ("photo", "copy"):
+            raise ValueError(f"unknown encode_from {self.encode_from!r} (photo or copy)")
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -300,14 +308,17 @@ def _from_level(rect, start: int, upsample: int):
         for _ in range(found + start):
             up = up * HOG_LEVEL_RATIO + 0.3  # pyramid_down<6>::point_up
         coords.append(up)
-    left, top, right, bottom = (_round(_down2(v, i % 2, upsample)) for i, v in enumerate(coords))
+    offsets = (1.25, 0.75, 1.25, 0.75)  # pyramid_down<2>'s, for x and y
+    left, top, right, bottom = (
+        _round(_down2(v, offset, upsample)) for v, offset in zip(coords, offsets, strict=True)
+    )
     return dlib.rectangle(left, top, right, bottom)
 
 
-def _down2(v: float, is_y: int, times: int) -> float:
+def _down2(v: float, offset: float, times: int) -> float:
     """pyramid_down<2>::point_down, ``times`` times: from the upsampled image back."""
     for _ in range(times):
-        v = v / 2.0 - (0.75 if is_y else 1.25)
+        v = v / 2.0 - offset
     return v
 
 

@@ -144,11 +144,9 @@ def _resized(img: Image.Image, longest_side: int, resample: str) -> tuple[np.nda
     if resample == "lanczos":  # the CLI's own call, its size rounding included
         small = img.copy()
         small.thumbnail((longest_side, longest_side), Image.Resampling.LANCZOS)
-    elif resample == "bilinear":
+    else:
         size = _shrunk_size(img.width, img.height, longest_side)
         small = img.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    else:
-        raise ValueError(f"unknown resampling {resample!r} (bilinear or lanczos)")
     return np.asarray(small), img.width / small.width
 
 
