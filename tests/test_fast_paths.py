@@ -12,7 +12,7 @@ from PIL import Image
 
 from lookalike import api, faces
 from lookalike.faces import QUALITY, Settings, detect
-from lookalike.images import load_photo, shrink
+from lookalike.images import Photo, load_photo, shrink
 from lookalike.index import DIM, Index, PhotoRecord, pack
 
 
@@ -191,6 +191,7 @@ def test_the_detection_copy_made_while_decoding_is_the_one_shrink_makes():
 
 #: 1800 px, five faces of 84-250 px that face_recognition's CLI finds on four pyramid levels.
 GROUP = DATA / "photos" / "serena_williams" / "GettyImages-2493795.jpg"
+CLI = Settings(**QUALITY["cli"])
 
 
 @needs_data
@@ -218,6 +219,22 @@ def test_hog_levels_find_the_full_scans_boxes_of_the_faces_looked_for(upsample, 
         assert len(expected) < len(full)  # the face of 84 px is under this min_side
 
 
+@needs_data
+@pytest.mark.parametrize(("side", "found"), [(640, True), (1024, False)])
+def test_the_cli_preset_looks_for_small_faces_down_to_a_sixteenth_of_the_photo(side, found):
+    """A photo without a face of 80 px is scanned again for faces of 1/16 of its longest side
+    (the CLI's own boxes): a 43 px face in 640 px, not in 1024 px."""
+    face = Image.open(EXAMPLES / "obama.jpg").convert("RGB")
+    face.thumbnail((160, 160))
+    canvas = Image.new("RGB", (side, side * 3 // 4), "white")
+    canvas.paste(face, (side // 3, side // 4))
+    photo = Photo(np.asarray(canvas), 1.0, canvas.width, canvas.height)
+    full = [_ltrb(r) for r in faces._hog_detector()(photo.pixels, 1)]
+    assert len(full) == 1  # the CLI finds it in both
+    ours = [(f.box[3], f.box[0], f.box[1], f.box[2]) for f in detect(photo, CLI)]
+    assert ours == (full if found else [])
+
+
 def _ltrb(rect) -> tuple[int, int, int, int]:
     return rect.left(), rect.top(), rect.right(), rect.bottom()
 
@@ -231,7 +248,7 @@ def test_the_cli_preset_gives_face_recognitions_boxes_and_encodings():
     located = face_recognition.face_locations(pixels)
     boxes = [tuple(round(v * 1800 / 1600) for v in box) for box in located]
     theirs = dict(zip(boxes, face_recognition.face_encodings(pixels), strict=True))
-    ours = {f.box: f.embedding for f in detect(load_photo(GROUP), Settings(**QUALITY["cli"]))}
+    ours = {f.box: f.embedding for f in detect(load_photo(GROUP), CLI)}
     tall = {box for box in theirs if box[2] - box[0] >= 80}
     assert len(tall) == 5 and tall <= set(ours)
     for box in tall:

@@ -61,6 +61,7 @@ LEGACY = {
     "resample": "bilinear",
     "min_face": 0,
     "encode_from": "photo",
+    "fallback_share": 0.0,
 }
 
 
@@ -92,6 +93,9 @@ class Settings:
     #: pyramid levels that only hold smaller faces are not scanned (see _hog_levels).
     min_face: int = 0
     encode_from: str = "photo"  # photo | copy: the pixels the chips are cut from
+    #: With ``min_face`` and the HOG fallback: in a photo without a face that tall, the
+    #: smallest face looked for then, as a share of the photo's longest side (0: all).
+    fallback_share: float = 0.0
 
     def __post_init__(self) -> None:
         # checked here, not where used: a bad value would otherwise pass on small photos
@@ -120,7 +124,8 @@ QUALITY = {
     "best": {"fallback": "cnn", "mirror": True, "landmarks": "5-point+68-point"},
     #: face_recognition's CLI's own boxes and encodings (its 1600 px LANCZOS copy, HOG
     #: upsampled once, chips cut from that copy) for every face of 80 px and up, without
-    #: scanning the pyramid levels that only hold smaller ones (README, Performance).
+    #: scanning the pyramid levels that only hold smaller ones; in a photo without such a
+    #: face, down to 1/16 of its longest side, as "default" (README, Performance).
     "cli": {
         "fallback": "hog",
         "mirror": False,
@@ -130,6 +135,7 @@ QUALITY = {
         "upsample": 1,
         "min_face": 80,
         "encode_from": "copy",
+        "fallback_share": 1 / 16,
     },
 }
 
@@ -205,11 +211,16 @@ def _look_again(photo: Photo, small: np.ndarray, factor: float, settings: Settin
     other scales and finds some turned faces); ``cnn`` runs dlib's CNN detector on a copy of
     at most FALLBACK_SIDE px (finds nearly all of them, about 0.4 s a photo).  Returns the
     copy, its factor and the boxes.  With ``min_face``, ``hog`` scans the levels skipped
-    (the detector as it is, on the same copy), if any were."""
+    that hold faces of ``fallback_share`` of the photo's longest side (the detector as it
+    is, on the same copy), if any were."""
     if settings.fallback == "hog" and settings.min_face > 0 and settings.detector == "hog":
-        if _first_level(settings.upsample, settings.min_face / (photo.scale * factor)) == 0:
-            return small, factor, []  # every level was scanned already
-        return small, factor, list(_hog_detector()(small, settings.upsample))
+        scale = photo.scale * factor
+        side = max(photo.width, photo.height) * settings.fallback_share / scale
+        if _first_level(settings.upsample, side) >= _first_level(
+            settings.upsample, settings.min_face / scale
+        ):
+            return small, factor, []  # those levels were scanned already
+        return small, factor, _hog_levels(small, settings.upsample, side)
     if settings.fallback == "hog" and settings.upsample > 0:
         return small, factor, list(_hog_detector()(small, 0))
     if settings.fallback == "hog":
