@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
-import numpy as np
+# one core, as each indexing worker encodes: a BLAS build would otherwise run several
+# threads, and their CPU time would all be counted (set before dlib loads its BLAS)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from lookalike import faces
-from lookalike.faces import Settings, detect
-from lookalike.images import load_photo
+import numpy as np  # noqa: E402
+
+from lookalike import faces  # noqa: E402
+from lookalike.faces import Settings, detect  # noqa: E402
+from lookalike.images import load_photo  # noqa: E402
 
 
 def main() -> None:

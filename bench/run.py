@@ -93,7 +93,11 @@ class Bench:
         self.rows: list[Row] = []
         self.raw: dict[str, dict] = {}
         self.lfw_seconds: dict[str, float] = {}  # median of the lfw section, per build
-        self.lfw_record = self.cache / "lfw-full.first-run.json"  # written once LFW is indexed
+        self.quality = args.quality  # of every section but web
+        suffix = "" if args.quality == "default" else f"-{args.quality}"
+        self.lfw_db = self.cache / f"lfw-full{suffix}.db"
+        self.lfw_record = self.lfw_db.with_suffix(".first-run.json")  # written once indexed
+        self.synthetic_db = self.cache / f"synthetic-{args.synthetic}{suffix}.db"
 
     # -- helpers ------------------------------------------------------------------------------
     def cli(self, *args: str | Path) -> list[str]:
@@ -238,7 +242,10 @@ class Bench:
         photos = every[:: max(1, len(every) // n)][:n]
         flat, tree = self.links("lfw-flat", photos), self.links("lfw-tree", photos, tree=True)
         known = self.links("lfw-known", [self.data / KNOWN])
-        commands = {b.name: self.index_command(b, tree, "lfw") for b in self.builds}
+        commands = {
+            b.name: self.index_command(b, tree, "lfw", "--quality", self.quality)
+            for b in self.builds
+        }
         commands[BASELINE] = lambda: run(self.cli("--cpus", self.args.jobs, known, flat))
         runs = self.alternate("lfw", commands)
         theirs = runs[BASELINE]
@@ -252,7 +259,7 @@ class Bench:
             # CPU, not wall: the share of the work, whatever else the machine is running
             share = faces * cost / 1000 / median(ours, "cpu_seconds")
             self.compare_row(
-                f"index {n} LFW photos (--jobs {self.args.jobs})",
+                f"index {n} LFW photos (--jobs {self.args.jobs}, --quality {self.quality})",
                 b,
                 ours,
                 theirs,
@@ -269,12 +276,12 @@ class Bench:
             )
 
     def rerun(self) -> None:
-        db = self.cache / "lfw-full.db"
-        images = self.data / "lfw" / "images"
-        record = self.lfw_record
+        db, images, record = self.lfw_db, self.data / "lfw" / "images", self.lfw_record
         build = self.builds[0]
-        if record.exists() and not made_with_defaults(db):
-            # lookalike index would refuse it: the defaults changed since it was made
+        index = ("index", images, "--index", db, "--jobs", self.args.jobs, "--json")
+        index += ("--quality", self.quality)
+        if record.exists() and not made_with(db, self.quality):
+            # lookalike index would refuse it: the preset changed since it was made
             if not self.args.build_lfw:
                 self.skipped("second index over unchanged LFW", "LFW index of older settings")
                 return
@@ -285,9 +292,7 @@ class Bench:
                 self.skipped("second index over unchanged LFW", "no LFW index: --build-lfw")
                 return
             log("rerun: the first run over all of LFW (once; cached)")
-            first = run(
-                build.lookalike("index", images, "--index", db, "--jobs", self.args.jobs, "--json")
-            )
+            first = run(build.lookalike(*index))
             summary = json.loads(first.stdout)[0]
             record.write_text(
                 json.dumps(
@@ -303,14 +308,7 @@ class Bench:
             )
         first = json.loads(record.read_text())
         log("rerun: lookalike index over unchanged LFW")
-        commands = {
-            b.name: (
-                lambda b=b: run(
-                    b.lookalike("index", images, "--index", db, "--jobs", self.args.jobs, "--json")
-                )
-            )
-            for b in self.builds
-        }
+        commands = {b.name: (lambda b=b: run(b.lookalike(*index))) for b in self.builds}
         runs = self.alternate("rerun", commands)
         for b in self.builds:
             second = median(runs[b.name])
@@ -318,7 +316,8 @@ class Bench:
             assert summary["encoded"] == 0, summary
             self.rows.append(
                 Row(
-                    f"second index over {summary['photos']:,} unchanged LFW photos",
+                    f"second index over {summary['photos']:,} unchanged LFW photos "
+                    f"(--quality {self.quality})",
                     b.name,
                     f"{second:.2f} s",
                     f"{first['seconds']:.0f} s (first run, {first['date']})",
@@ -346,8 +345,7 @@ class Bench:
         query, known = self.data / QUERY, self.work / "match-known"
         known.mkdir()
         (known / Path(KNOWN).name).symlink_to(self.data / KNOWN)
-        lfw = self.cache / "lfw-full.db"
-        synthetic = self.cache / f"synthetic-{self.args.synthetic}.db"
+        lfw, synthetic = self.lfw_db, self.synthetic_db
         if not synthetic.exists():
             log(f"match: building a synthetic index of {self.args.synthetic:,} faces (once)")
             tmp = synthetic.with_name("building-" + synthetic.name)
@@ -359,6 +357,7 @@ class Bench:
                     str(HERE / "synthetic.py"),
                     str(tmp),
                     str(self.args.synthetic),
+                    self.quality,
                 ]
             )
             for part in self.cache.glob(tmp.name + "*"):
@@ -384,7 +383,7 @@ class Bench:
                 peak = max(r.peak_bytes for r in ours)
                 self.rows.append(
                     Row(
-                        f"match a 1080p photo, {label} index ({faces} faces)",
+                        f"match a 1080p photo, {label} index ({faces} faces, {self.quality})",
                         b.name,
                         f"{median(ours):.2f} s (CPU {median(ours, 'cpu_seconds'):.2f} s)",
                         f"{median(runs[BASELINE]):.2f} s",
@@ -403,13 +402,15 @@ class Bench:
         log("memory: lookalike index --jobs 2 on 48 MP photos")
         for b in self.builds:
             runs = self.alternate(
-                f"memory-{b.name}", {b.name: self.index_command(b, folder, "huge")}
+                f"memory-{b.name}",
+                {b.name: self.index_command(b, folder, "huge", "--quality", self.quality)},
             )
             peak = max(r.peak_bytes for r in runs[b.name])
             faces = json.loads(runs[b.name][-1].stdout)[0]["faces"]
             self.rows.append(
                 Row(
-                    "peak memory of index --jobs 2, two 48 MP photos (JPEG, PNG)",
+                    f"peak memory of index --jobs 2 --quality {self.quality}, "
+                    "two 48 MP photos (JPEG, PNG)",
                     b.name,
                     f"{median(runs[b.name]):.1f} s",
                     target="< 1 GB",
@@ -491,13 +492,13 @@ def mib(ours: list[Run], theirs: list[Run] | None = None) -> str:
     return peak(ours) + (f" / {peak(theirs)}" if theirs else "")
 
 
-def made_with_defaults(db: Path) -> bool:
-    """Whether ``lookalike index`` with its default settings accepts this index."""
-    from lookalike.faces import Settings
+def made_with(db: Path, quality: str) -> bool:
+    """Whether ``lookalike index --quality QUALITY`` accepts this index."""
+    from lookalike.faces import QUALITY, Settings
     from lookalike.index import Index
 
     with Index.open(db) as idx:
-        return idx.settings() == Settings()
+        return idx.settings() == Settings(**QUALITY[quality])
 
 
 def cli_faces(result: Run) -> int:
@@ -566,6 +567,11 @@ def parse_args() -> argparse.Namespace:
         "--web-quality",
         default="default,cli",
         help="the --quality presets timed on the web photos, comma-separated [default,cli]",
+    )
+    p.add_argument(
+        "--quality",
+        default="default",
+        help="the --quality preset of the lfw, rerun, match and memory sections [default]",
     )
     p.add_argument(
         "--build",

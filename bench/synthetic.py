@@ -4,7 +4,7 @@ Written through lookalike's own store (:class:`lookalike.index.Index`), as index
 photos of ``FACES_PER_PHOTO`` faces, ``PHOTOS_PER_PERSON`` photos a person, the first face
 of each photo credited to its person (the others are bystanders).  No chips are stored.
 
-    python bench/synthetic.py OUT.db [N]
+    python bench/synthetic.py OUT.db [N] [QUALITY]    # QUALITY: a --quality preset
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from lookalike.faces import Settings, dlib_info
+from lookalike.faces import QUALITY, Settings, dlib_info
 from lookalike.index import DIM, Index, PhotoRecord, pack
 
 FACES_PER_PHOTO = 5
@@ -21,11 +21,11 @@ PHOTOS_PER_PERSON = 5
 BATCH_PHOTOS = 10_000
 
 
-def build(path: str, n_faces: int, seed: int = 0) -> None:
+def build(path: str, n_faces: int, settings: Settings, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     n_photos = n_faces // FACES_PER_PHOTO
     with Index.open(path, create=True) as idx, idx.writer():
-        idx.set_settings(Settings(), dlib_info())
+        idx.set_settings(settings, dlib_info())
         for start in range(0, n_photos, BATCH_PHOTOS):
             idx.write(_photos(rng, start, min(start + BATCH_PHOTOS, n_photos)))
         names = {_name(p) for p in range(n_photos)}
@@ -66,4 +66,5 @@ def _photos(rng: np.random.Generator, start: int, stop: int):
 
 
 if __name__ == "__main__":
-    build(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000)
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    build(sys.argv[1], n, Settings(**QUALITY[sys.argv[3] if len(sys.argv) > 3 else "default"]))
