@@ -121,8 +121,12 @@ def test_index_is_incremental_and_follows_changes(tmp_path):
     assert (first["photos"], first["encoded"], first["faces"]) == (3, 3, 4)
     assert first["other_files"] == 1
 
-    again = json.loads(run("index", gallery, "--index", db, "--json").stdout)[0]
+    rerun = run("index", gallery, "--index", db, "--json")
+    again = json.loads(rerun.stdout)[0]
     assert (again["encoded"], again["unchanged"]) == (0, 3)
+    # this run found nothing new; the line after it says what the index holds
+    assert "0 faces found" in rerun.stderr and "index holds 4 faces" in rerun.stderr
+    assert "from 3 photos (0 without a face, 0 unreadable)" in rerun.stderr
 
     (gallery / "biden" / "biden.jpg").unlink()
     shutil.copy(EXAMPLES / "obama2.jpg", gallery / "obama" / "obama2.jpg")

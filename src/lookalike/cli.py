@@ -184,6 +184,7 @@ def index_cmd(
             _report(summary, idx.path, verbose)
             if summary.interrupted:
                 break
+        _report_totals(idx.counts())
     if as_json:
         click.echo(json.dumps([s.as_dict() for s in summaries], indent=2))
     if summaries[-1].interrupted:
@@ -215,6 +216,15 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
             click.echo(f"  unreadable: {path}: {reason}", err=True)
     elif s.unreadable or s.no_face:
         click.echo("  (--verbose lists them)", err=True)
+
+
+def _report_totals(c: dict[str, int]) -> None:
+    """What the index holds after the run: a rerun's own counts are all zero (nothing new)."""
+    click.echo(
+        f"index holds {c['faces']} faces of {c['people']} people from {c['photos']} photos "
+        f"({c['photos_without_face']} without a face, {c['unreadable_photos']} unreadable)",
+        err=True,
+    )
 
 
 @main.command("match")
