@@ -31,7 +31,7 @@ def test_settings_recorded_before_the_accuracy_options_read_as_they_were_made():
         "encoder": "dlib_face_recognition_resnet_model_v1",
     }
     s = Settings.from_dict(old)
-    assert (s.fallback, s.mirror, s.padding) == ("none", False, 0.25)
+    assert (s.fallback, s.mirror, s.padding) == ("none", False, "0.25")
     assert (s.resample, s.min_face, s.encode_from) == ("bilinear", 0, "photo")
     with pytest.raises(ValueError, match="unknown resampling 'cubic'"):
         Settings(resample="cubic")
@@ -114,6 +114,23 @@ def test_landmark_models_joined_by_plus_average_the_encodings_of_their_chips():
     assert np.linalg.norm(both.embedding - (five.embedding + sixty_eight.embedding) / 2) < 1e-5
     assert np.array_equal(both.chip, five.chip)  # the chip kept is the first model's
     assert 0.01 < np.linalg.norm(sixty_eight.embedding - five.embedding) < 0.2
+
+
+@needs_data
+def test_paddings_joined_by_plus_average_the_encodings_of_their_chips():
+    photo = load_photo(EXAMPLES / "obama.jpg")
+    wide, tight, both = (
+        faces.detect(photo, Settings(padding=padding))[0] for padding in ("0.25", "0.2", "0.25+0.2")
+    )
+    assert np.linalg.norm(both.embedding - (wide.embedding + tight.embedding) / 2) < 1e-5
+    assert np.array_equal(both.chip, wide.chip)  # the chip kept is the first padding's
+    assert 0.01 < np.linalg.norm(tight.embedding - wide.embedding) < 0.2
+
+
+def test_a_padding_recorded_as_a_number_reads_as_it_was_made():
+    assert Settings.from_dict({**Settings().as_dict(), "padding": 0.2}) == Settings(padding="0.2")
+    with pytest.raises(ValueError, match="bad padding '0.2,0.25'"):
+        Settings(padding="0.2,0.25")
 
 
 def test_an_unknown_landmark_model_is_refused():

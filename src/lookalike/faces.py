@@ -57,7 +57,7 @@ HOG_LEVEL_RATIO = 6 / 5.0
 LEGACY = {
     "fallback": "none",
     "mirror": False,
-    "padding": CHIP_PADDING,
+    "padding": str(CHIP_PADDING),
     "resample": "bilinear",
     "min_face": 0,
     "encode_from": "photo",
@@ -87,7 +87,9 @@ class Settings:
     encoder: str = "dlib_face_recognition_resnet_model_v1"
     fallback: str = "hog"  # none | hog | cnn: where the detector finds no face, see _look_again
     mirror: bool = False  # average the embedding with that of the mirrored chip (2x encoding)
-    padding: float = CHIP_PADDING  # margin around the aligned chip, as a share of the face
+    #: The margin around the aligned chip, as a share of the face; several joined by "+":
+    #: each landmark model's chip cut with each margin, their encodings averaged.
+    padding: str = str(CHIP_PADDING)
     resample: str = "bilinear"  # bilinear | lanczos: how the detection copy is shrunk
     #: With HOG, look only for faces at least this tall (original pixels; 0: all): the
     #: pyramid levels that only hold smaller faces are not scanned (see _hog_levels).
@@ -104,14 +106,29 @@ class Settings:
             raise ValueError(f"unknown resampling {self.resample!r} (bilinear or lanczos)")
         if self.encode_from not in ("photo", "copy"):
             raise ValueError(f"unknown encode_from {self.encode_from!r} (photo or copy)")
+        _paddings(self.padding)
+
+    @property
+    def paddings(self) -> list[float]:
+        return _paddings(self.padding)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> Settings:
-        """Settings as recorded; a field added since takes the value it had before it existed."""
-        return cls(**{**LEGACY, **values})
+        """Settings as recorded; a field added since takes the value it had before it existed.
+        ``padding`` was a number until 2026-12-03."""
+        values = {**LEGACY, **values}
+        return cls(**{**values, "padding": str(values["padding"])})
+
+
+def _paddings(padding: str) -> list[float]:
+    """``"0.25+0.2"`` as ``[0.25, 0.2]``."""
+    try:
+        return [float(p) for p in padding.split("+")]
+    except ValueError:
+        raise ValueError(f"bad padding {padding!r} (numbers joined by +)") from None
 
 
 #: ``--quality``, chosen on LFW View 1 (README, Accuracy).  "default" keeps the speed
@@ -367,15 +384,15 @@ def _scale_rect(rect, factor: float, shape: tuple[int, ...]):
 
 
 def _encode(photo: Photo, rect, settings: Settings) -> Face:
-    """The face in ``rect``: one aligned chip per landmark model, their mean encoding; the
-    chip kept is the first model's."""
+    """The face in ``rect``: one aligned chip per landmark model and padding, their mean
+    encoding; the chip kept is the first model's with the first padding."""
     import dlib
 
+    shapes = [_landmarks(name)(photo.pixels, rect) for name in settings.landmarks.split("+")]
     chips = [
-        dlib.get_face_chip(
-            photo.pixels, _landmarks(name)(photo.pixels, rect), CHIP_SIZE, settings.padding
-        )
-        for name in settings.landmarks.split("+")
+        dlib.get_face_chip(photo.pixels, shape, CHIP_SIZE, padding)
+        for shape in shapes
+        for padding in settings.paddings
     ]
     embedding = embed(chips, settings)
     s = photo.scale
