@@ -99,8 +99,9 @@ def detection_options(unset: Callable[[object], str]) -> Callable:
             "--quality",
             type=click.Choice(list(QUALITY)),
             help="default: fast; best: CNN detector where HOG finds no face, each "
-            "face aligned by the 5- and the 68-point landmarks, both chips and their "
-            "mirror images averaged (4x the encoding; README, Accuracy); cli: "
+            "face aligned by the 5- and the 68-point landmarks, each chip cut with two "
+            "margins, all of them and their mirror images averaged (8x the encoding; "
+            "README, Accuracy); cli: "
             "face_recognition's CLI's own boxes and encodings for faces of 80 px and up "
             f"(its 1600 px copy, upsampled once; README, Performance).  [{unset('default')}]",
         )(f)

@@ -133,12 +133,22 @@ def _paddings(padding: str) -> list[float]:
 
 #: ``--quality``, chosen on LFW View 1 (README, Accuracy).  "default" keeps the speed
 #: targets: its HOG fallback costs about 1.5% more CPU on web photos.  "best" costs about 25%
-#: more there (the CNN fallback), four times the encoding (two alignments, each also
-#: mirrored) and 0.7 s to load the 68-point model.  They set only these fields:
-#: detector, upsample and jitters are options of their own.
+#: more there (the CNN fallback), eight times the encoding (two alignments, each cut with
+#: two margins and also mirrored) and 0.7 s to load the 68-point model.  They set only
+#: these fields: detector, upsample and jitters are options of their own.
 QUALITY = {
-    "default": {"fallback": "hog", "mirror": False, "landmarks": "5-point"},
-    "best": {"fallback": "cnn", "mirror": True, "landmarks": "5-point+68-point"},
+    "default": {
+        "fallback": "hog",
+        "mirror": False,
+        "landmarks": "5-point",
+        "padding": str(CHIP_PADDING),
+    },
+    "best": {
+        "fallback": "cnn",
+        "mirror": True,
+        "landmarks": "5-point+68-point",
+        "padding": "0.25+0.2",
+    },
     #: face_recognition's CLI's own boxes and encodings (its 1600 px LANCZOS copy, HOG
     #: upsampled once, chips cut from that copy) for every face of 80 px and up, without
     #: scanning the pyramid levels that only hold smaller ones; in a photo without such a
@@ -147,6 +157,7 @@ QUALITY = {
         "fallback": "hog",
         "mirror": False,
         "landmarks": "5-point",
+        "padding": str(CHIP_PADDING),
         "shrink": 1600,
         "resample": "lanczos",
         "upsample": 1,
