@@ -88,7 +88,8 @@ class Settings:
     fallback: str = "hog"  # none | hog | cnn: where the detector finds no face, see _look_again
     mirror: bool = False  # average the embedding with that of the mirrored chip (2x encoding)
     #: The margin around the aligned chip, as a share of the face; several joined by "+":
-    #: each landmark model's chip cut with each margin, their encodings averaged.
+    #: each landmark model's chip cut with each margin, their encodings averaged.  A number
+    #: is taken as its text.
     padding: str = str(CHIP_PADDING)
     resample: str = "bilinear"  # bilinear | lanczos: how the detection copy is shrunk
     #: With HOG, look only for faces at least this tall (original pixels; 0: all): the
@@ -106,6 +107,8 @@ class Settings:
             raise ValueError(f"unknown resampling {self.resample!r} (bilinear or lanczos)")
         if self.encode_from not in ("photo", "copy"):
             raise ValueError(f"unknown encode_from {self.encode_from!r} (photo or copy)")
+        if isinstance(self.padding, int | float):  # as recorded until 2026-12-03, or passed
+            object.__setattr__(self, "padding", str(self.padding))
         _paddings(self.padding)
 
     @property
@@ -117,10 +120,8 @@ class Settings:
 
     @classmethod
     def from_dict(cls, values: dict) -> Settings:
-        """Settings as recorded; a field added since takes the value it had before it existed.
-        ``padding`` was a number until 2026-12-03."""
-        values = {**LEGACY, **values}
-        return cls(**{**values, "padding": str(values["padding"])})
+        """Settings as recorded; a field added since takes the value it had before it existed."""
+        return cls(**{**LEGACY, **values})
 
 
 def _paddings(padding: str) -> list[float]:
