@@ -130,6 +130,7 @@ def test_paddings_joined_by_plus_average_the_encodings_of_their_chips():
 def test_a_padding_recorded_as_a_number_reads_as_it_was_made():
     assert Settings.from_dict({**Settings().as_dict(), "padding": 0.2}) == Settings(padding="0.2")
     assert Settings(padding=0.25) == Settings()
+    assert Settings(padding="0.250+.2") == Settings(padding="0.25+0.2")
     with pytest.raises(ValueError, match="bad padding '0.2,0.25'"):
         Settings(padding="0.2,0.25")
 

@@ -88,8 +88,7 @@ class Settings:
     fallback: str = "hog"  # none | hog | cnn: where the detector finds no face, see _look_again
     mirror: bool = False  # average the embedding with that of the mirrored chip (2x encoding)
     #: The margin around the aligned chip, as a share of the face; several joined by "+":
-    #: each landmark model's chip cut with each margin, their encodings averaged.  A number
-    #: is taken as its text.
+    #: each landmark model's chip cut with each margin, their encodings averaged.
     padding: str = str(CHIP_PADDING)
     resample: str = "bilinear"  # bilinear | lanczos: how the detection copy is shrunk
     #: With HOG, look only for faces at least this tall (original pixels; 0: all): the
@@ -107,9 +106,10 @@ class Settings:
             raise ValueError(f"unknown resampling {self.resample!r} (bilinear or lanczos)")
         if self.encode_from not in ("photo", "copy"):
             raise ValueError(f"unknown encode_from {self.encode_from!r} (photo or copy)")
-        if isinstance(self.padding, int | float):  # as recorded until 2026-12-03, or passed
-            object.__setattr__(self, "padding", str(self.padding))
-        _paddings(self.padding)
+        # kept as canonical text, so equal margins compare equal: "0.250" and 0.25 (a number,
+        # as recorded until 2026-12-03 or passed from Python) are both "0.25"
+        canonical = "+".join(str(p) for p in _paddings(str(self.padding)))
+        object.__setattr__(self, "padding", canonical)
 
     @property
     def paddings(self) -> list[float]:
