@@ -133,6 +133,9 @@ def test_a_padding_recorded_as_a_number_reads_as_it_was_made():
     assert Settings(padding="0.250+.2") == Settings(padding="0.25+0.2")
     with pytest.raises(ValueError, match="bad padding '0.2,0.25'"):
         Settings(padding="0.2,0.25")
+    for bad in ("-0.1", "0.25+nan", "inf"):
+        with pytest.raises(ValueError, match="bad padding"):
+            Settings(padding=bad)
 
 
 def test_an_unknown_landmark_model_is_refused():

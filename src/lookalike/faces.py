@@ -125,11 +125,15 @@ class Settings:
 
 
 def _paddings(padding: str) -> list[float]:
-    """``"0.25+0.2"`` as ``[0.25, 0.2]``."""
+    """``"0.25+0.2"`` as ``[0.25, 0.2]``; each a finite margin of at least 0 (dlib's chip
+    cutter refuses the rest, but only when a face is encoded)."""
     try:
-        return [float(p) for p in padding.split("+")]
+        paddings = [float(p) for p in padding.split("+")]
     except ValueError:
-        raise ValueError(f"bad padding {padding!r} (numbers joined by +)") from None
+        paddings = []
+    if not paddings or not all(math.isfinite(p) and p >= 0 for p in paddings):
+        raise ValueError(f"bad padding {padding!r} (numbers of at least 0 joined by +)")
+    return paddings
 
 
 #: ``--quality``, chosen on LFW View 1 (README, Accuracy).  "default" keeps the speed
