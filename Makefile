@@ -42,10 +42,15 @@ match: install
 	$(if $(GALLERY),$(BIN)/lookalike index "$(GALLERY)")
 	$(BIN)/lookalike match "$(PHOTO)" --top 5 $(if $(GALLERY),,--gallery lfw)
 
-# the built-in gallery (committed): a face from every LFW photo, with the default settings;
-# LFW_CACHE=folder keeps the LFW index there (default: the user cache folder)
+# the built-in galleries (committed): a face from every LFW photo, one file per preset
+# (default, best), each the cohort that calibrates verdicts made with its settings;
+# LFW_CACHE=folder keeps the LFW indexes there (default: the user cache folder)
+GALLERY_QUALITIES ?= default best
 gallery: install
-	$(BIN)/python scripts/lfw_gallery.py "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)")
+	for q in $(GALLERY_QUALITIES); do \
+		$(BIN)/python scripts/lfw_gallery.py "$(LFW)" --quality $$q \
+			$(if $(LFW_CACHE),--cache "$(LFW_CACHE)") || exit 1; \
+	done
 
 # LFW accuracy: View 2 (10 folds) and rank-1/rank-5; LFW_ARGS="--quality best", "--view dev"
 bench-lfw: install

@@ -39,7 +39,8 @@ def test_match_table_lists_one_line_per_person(celebs_index):
     photo = next((CELEBS / "queries" / "madonna").iterdir())
     out = run("match", photo, "--index", celebs_index, "--top", "3").stdout
     lines = out.strip().splitlines()
-    assert lines[0].split()[:5] == ["rank", "name", "distance", "similarity", "same"]
+    header = ["rank", "name", "distance", "calibrated", "similarity", "same"]
+    assert lines[0].split()[:6] == header
     assert len(lines) == 4
     assert lines[1].split()[1] == "madonna" and "yes" in lines[1]
     names = [line.split()[1] for line in lines[1:]]
@@ -54,6 +55,7 @@ def test_match_json_fields_and_faces_mode(celebs_index):
     assert len(faces) == 8
     for key in ("rank", "name", "distance", "path", "box", "similarity", "same_person"):
         assert key in faces[0]
+    assert all(0 < f["calibrated"] < 1.5 for f in faces)
     assert [f["rank"] for f in faces] == list(range(1, 9))
     assert [f["distance"] for f in faces] == sorted(f["distance"] for f in faces)
     assert len({f["name"] for f in faces}) < 8  # the same person may fill several slots

@@ -16,8 +16,9 @@ import numpy as np
 
 from . import faces as facelib
 from . import search
+from .cohort import Cohort
 from .faces import Face, Settings
-from .gallery import BuiltinGallery
+from .gallery import BuiltinGallery, cohort_for
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
 from .index import Gallery, Index, IndexFileError, default_path
 from .indexer import Summary, index_folder, settings_mismatch
@@ -40,6 +41,9 @@ class Match:
     box: list[int]
     face_id: int
     query_face: int = 0
+    #: the distance calibrated against the LFW cohort (:mod:`lookalike.cohort`), which the
+    #: verdict and the similarity are taken from; None where no cohort has these settings
+    calibrated: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -197,24 +201,39 @@ def match_query(
         gallery = idx.gallery()
         hits = [rank(gallery, e, top, per_person, q.exclude) for e in q.embeddings]
         info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
+    cohort = cohort_for(idx.settings())
     out: list[Match] = []
     for n, found in enumerate(hits):
-        for i, (r, d) in enumerate(found, start=1):
+        rows = [r for r, _ in found]
+        d = np.array([d for _, d in found])
+        calibrated = _calibrated(cohort, d, q.embeddings[n], gallery.X[rows])
+        for i, r in enumerate(rows):
             face = info[int(gallery.face_ids[r])]
+            verdict = d[i] if calibrated is None else calibrated[i]
             out.append(
                 Match(
-                    i,
+                    i + 1,
                     face["name"],
-                    round(d, 6),
-                    round(search.similarity(d, tolerance), 1),
-                    d <= tolerance,
+                    round(float(d[i]), 6),
+                    round(search.similarity(verdict, tolerance), 1),
+                    bool(verdict <= tolerance),
                     face["path"],
                     face["box"],
                     int(gallery.face_ids[r]),
                     n,
+                    None if calibrated is None else round(float(calibrated[i]), 6),
                 )
             )
     return out
+
+
+def _calibrated(
+    cohort: Cohort | None, d: np.ndarray, a: np.ndarray, B: np.ndarray
+) -> np.ndarray | None:
+    """L2 distances ``d`` from face ``a`` to faces ``B``, calibrated (None without a cohort)."""
+    if cohort is None or not len(d):
+        return None
+    return cohort.calibrate(d, cohort.nearness(a), cohort.nearness(B))
 
 
 @dataclass
@@ -232,6 +251,8 @@ class Comparison:
     box_b: list[int]
     faces_a: int
     faces_b: int
+    #: as :attr:`Match.calibrated` (L2 only)
+    calibrated: float | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -245,23 +266,28 @@ def distance(
     settings: Settings = Settings(),
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[Comparison, Face, Face]:
-    """Compare the largest face of photo ``a`` with that of photo ``b``."""
+    """Compare the largest face of photo ``a`` with that of photo ``b``; with L2, the verdict
+    is taken from the distance calibrated against the LFW cohort of these settings, if any."""
     tolerance = search.TOLERANCES[metric] if tolerance is None else tolerance
     fa, na = encode_largest(a, settings, max_pixels)
     fb, nb = encode_largest(b, settings, max_pixels)
     d = search.distance(fa.embedding, fb.embedding, metric)
+    cohort = cohort_for(settings) if metric == "l2" else None
+    calibrated = _calibrated(cohort, np.array([d]), fa.embedding, fb.embedding[None, :])
+    verdict = d if calibrated is None else float(calibrated[0])
     result = Comparison(
         round(d, 6),
         metric,
         tolerance,
-        d <= tolerance,
-        round(search.similarity(d, tolerance), 1),
+        verdict <= tolerance,
+        round(search.similarity(verdict, tolerance), 1),
         os.fspath(a),
         os.fspath(b),
         list(fa.box),
         list(fb.box),
         na,
         nb,
+        None if calibrated is None else round(verdict, 6),
     )
     return result, fa, fb
 

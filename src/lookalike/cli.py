@@ -247,7 +247,8 @@ def _report_totals(c: dict[str, int]) -> None:
     type=float,
     default=TOLERANCE,
     show_default=True,
-    help="L2 distance under which a match is taken to be the same person.",
+    help="L2 distance under which a match is taken to be the same person (the distance "
+    "calibrated against LFW where the built-in gallery has the index's settings).",
 )
 @detection_options(lambda v: "the index's own")
 @max_pixels_option
@@ -320,19 +321,24 @@ def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
 
 
 def _match_table(matches: Sequence[api.Match]) -> str:
-    rows = [("rank", "name", "distance", "similarity", "same", "photo")]
+    """The matches; a "calibrated" column where the verdicts were calibrated (cohort.py)."""
+    calibrated = any(m.calibrated is not None for m in matches)
+    rows = [("rank", "name", "distance", "calibrated", "similarity", "same", "photo")]
     for m in matches:
         rows.append(
             (
                 str(m.rank),
                 m.name if m.name is not None else "(unnamed)",
                 f"{m.distance:.3f}",
+                "" if m.calibrated is None else f"{m.calibrated:.3f}",
                 f"{m.similarity:.0f}%",
                 "yes" if m.same_person else "",
                 m.path,
             )
         )
-    return _table(rows, right={0, 2, 3})
+    if not calibrated:
+        rows = [r[:3] + r[4:] for r in rows]
+    return _table(rows, right={0, 2, 3, 4} if calibrated else {0, 2, 3})
 
 
 def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
@@ -354,7 +360,8 @@ def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
 @click.option(
     "--tolerance",
     type=float,
-    help="Same-person threshold [default: 0.6 for l2; tuned ones for l1, cosine].",
+    help="Same-person threshold [default: 0.6 for l2, on the distance calibrated against "
+    "LFW with the default and best settings; tuned ones for l1, cosine].",
 )
 @detection_options(lambda v: f"default: {v}")
 @max_pixels_option
@@ -393,8 +400,9 @@ def distance_cmd(
         if n > 1:
             click.echo(f"{path}: {n} faces; comparing the largest", err=True)
     verdict = "same person" if result.same_person else "different people"
+    calibrated = "" if result.calibrated is None else f" (calibrated {result.calibrated:.3f})"
     click.echo(
-        f"{result.metric} distance {result.distance:.3f}: {verdict} "
+        f"{result.metric} distance {result.distance:.3f}{calibrated}: {verdict} "
         f"(tolerance {result.tolerance}, similarity {result.similarity:.0f}%)"
     )
 

@@ -20,23 +20,59 @@ import dataclasses
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import platformdirs
 
-from .faces import Settings, detect
+from .cohort import Cohort, offset_for
+from .faces import QUALITY, TOLERANCE, Settings, detect
 from .images import load_photo
 from .index import Gallery, Index, IndexFileError
 
 NAME = "lfw"
-#: The packaged file (package data, so an editable install and a wheel both find it).
-PACKAGED = "data/lfw-gallery.npz"
+#: The packaged files (package data, so an editable install and a wheel both find them), by
+#: the ``--quality`` preset they were made with: ``match`` answers from the default one, and
+#: each is the cohort that calibrates verdicts made with its settings (:func:`cohort_for`).
+PACKAGED = {"default": "data/lfw-gallery.npz", "best": "data/lfw-gallery-best.npz"}
 DEFAULT_CACHE = Path(platformdirs.user_cache_dir("lookalike"))
+
+
+@dataclass
+class Pair:
+    """A pair of LFW photos (paths relative to ``images/``) from a pairs file, and its fold."""
+
+    a: str
+    b: str
+    same: bool
+    fold: int
+
+
+def photo(name: str, number: str) -> str:
+    return f"{name}/{name}_{int(number):04d}.jpg"
+
+
+def read_pairs(path: str | os.PathLike) -> list[Pair]:
+    """A pairs file: a header line, then folds of same-person lines and different-person lines."""
+    lines = Path(path).read_text().splitlines()
+    header = lines[0].split()
+    folds, per_fold = (int(header[0]), int(header[1])) if len(header) == 2 else (1, int(header[0]))
+    pairs = []
+    for i, line in enumerate(lines[1 : 1 + 2 * folds * per_fold]):
+        f = line.split("\t")
+        same = len(f) == 3
+        a, b = (
+            (photo(f[0], f[1]), photo(f[0], f[2]))
+            if same
+            else (photo(f[0], f[1]), photo(f[2], f[3]))
+        )
+        pairs.append(Pair(a, b, same, i // (2 * per_fold)))
+    return pairs
 
 
 @dataclass
@@ -88,9 +124,12 @@ def build(
     out: str | os.PathLike,
     index_path: str | os.PathLike,
     settings: Settings,
+    dev_pairs: str | os.PathLike,
     jobs: int | None = None,
 ) -> int:
-    """Index LFW's ``images/<person>/*.jpg`` (incrementally) and write the gallery file.
+    """Index LFW's ``images/<person>/*.jpg`` (incrementally) and write the gallery file,
+    with the offset that calibrates verdicts against it (:func:`dev_offset`, on the pairs
+    file ``dev_pairs``: View 1's ``pairsDevTrain.txt``).
 
     The few photos in which ``settings`` find no face (36 of 13,233 with the default) are
     searched again with the CNN fallback, so that every photo and person is in: the
@@ -110,16 +149,35 @@ def build(
     found = {rel: f for rel, f in found.items() if f.count}
     people = sorted({os.path.dirname(rel) for rel in found})
     code = {name: i for i, name in enumerate(people)}
+    X = np.stack([f.embedding for f in found.values()]).astype(np.float16)
+    person = np.array([code[os.path.dirname(rel)] for rel in found], np.int32)
+    rows = {rel: i for i, rel in enumerate(found)}
     np.savez_compressed(
         out,
         settings=np.array(json.dumps(settings.as_dict())),
         names=np.array(people),
-        person=np.array([code[os.path.dirname(rel)] for rel in found], np.int32),
+        person=person,
         files=np.array([os.path.basename(rel) for rel in found]),
         boxes=np.array([f.box for f in found.values()], np.int16),
-        X=np.stack([f.embedding for f in found.values()]).astype(np.float16),
+        X=X,
+        offset=np.array(dev_offset(X, person, rows, read_pairs(dev_pairs))),
     )
     return len(found)
+
+
+def dev_offset(X: np.ndarray, person: np.ndarray, rows: dict[str, int], pairs: list[Pair]) -> float:
+    """The cohort offset that makes :data:`~lookalike.faces.TOLERANCE` the most accurate
+    same-person line on ``pairs`` (LFW View 1's training pairs), each face of the gallery
+    ``X`` (``rows``: the row of each LFW path, in order) calibrated against the gallery less
+    the pairs' people."""
+    pair_people = {rel.split("/")[0] for p in pairs for rel in (p.a, p.b)}
+    owner = np.array([rel.split("/")[0] for rel in rows])
+    keep = ~np.isin(owner, list(pair_people))
+    cohort = Cohort.of(X[keep], person[keep])
+    a, b = (X[[rows[getattr(p, side)] for p in pairs]].astype(np.float32) for side in "ab")
+    d = np.linalg.norm(a - b, axis=1)
+    same = np.array([p.same for p in pairs])
+    return offset_for(cohort, d, cohort.nearness(a), cohort.nearness(b), same, TOLERANCE)
 
 
 def _found_by_cnn(path: Path, settings: Settings) -> PhotoFaces:
@@ -139,10 +197,9 @@ class BuiltinGallery:
 
     def __init__(self, path: str | os.PathLike | None = None):
         if path is None:
-            resource = resources.files("lookalike").joinpath(PACKAGED)
-            if not resource.is_file():
+            path = packaged(Settings())
+            if path is None:
                 raise IndexFileError("the built-in LFW gallery is missing from this install")
-            path = Path(str(resource))
         self.path = Path(path)
         with np.load(self.path, allow_pickle=False) as data:
             self._settings = Settings.from_dict(json.loads(str(data["settings"])))
@@ -151,6 +208,13 @@ class BuiltinGallery:
             self.files = data["files"]
             self.boxes = data["boxes"]
             self.X = np.ascontiguousarray(data["X"], dtype=np.float32)
+            #: None in a gallery made before verdicts were calibrated (2026-12-03)
+            self.offset = float(data["offset"]) if "offset" in data else None
+
+    def cohort(self, without: Iterable[str] = ()) -> Cohort:
+        """The gallery as a cohort to calibrate against, less the people named ``without``."""
+        keep = ~np.isin(np.array(self.names)[self.person], list(without))
+        return Cohort.of(self.X[keep], self.person[keep], self.offset or 0.0)
 
     def __enter__(self) -> BuiltinGallery:
         return self
@@ -194,6 +258,28 @@ class BuiltinGallery:
                 "box": self.boxes[i].tolist(),
             }
         return out
+
+
+def packaged_name(quality: str) -> str:
+    """Where the gallery made with the ``quality`` preset lies, inside the package."""
+    return PACKAGED[quality]
+
+
+def packaged(settings: Settings) -> Path | None:
+    """The packaged gallery made with ``settings``, if there is one in this install."""
+    for quality, name in PACKAGED.items():
+        if Settings(**QUALITY[quality]) == settings:
+            resource = resources.files("lookalike").joinpath(name)
+            return Path(str(resource)) if resource.is_file() else None
+    return None
+
+
+@cache
+def cohort_for(settings: Settings) -> Cohort | None:
+    """The packaged gallery made with ``settings`` as a cohort (loaded once), or None."""
+    path = packaged(settings)
+    gallery = BuiltinGallery(path) if path else None
+    return gallery.cohort() if gallery and gallery.offset is not None else None
 
 
 def cached_index(cache: str | os.PathLike, settings: Settings) -> Path:
