@@ -53,9 +53,18 @@ def test_gallery_lfw_is_used_when_asked_even_with_an_index(tmp_path):
 
 
 def test_other_settings_than_the_gallerys_are_refused():
-    result = match(EXAMPLES / "biden.jpg", "--gallery", "lfw", "--quality", "best")
+    result = match(EXAMPLES / "biden.jpg", "--gallery", "lfw", "--quality", "cli")
     assert result.exit_code == 1
-    assert "other settings" in result.stderr and "mirror=True" in result.stderr
+    assert "other settings" in result.stderr and "upsample=1" in result.stderr
+
+
+@needs_data
+def test_quality_best_matches_against_the_gallery_made_with_it(no_index_of_ones_own):
+    result = match(EXAMPLES / "biden.jpg", "--quality", "best", "--json")
+    assert result.exit_code == 0, result.output
+    assert "--quality best" in result.stderr
+    best = json.loads(result.stdout)[0]
+    assert best["name"] == "Joseph_Biden" and best["same_person"]
 
 
 def test_an_index_of_ones_own_is_used_when_there_is_one(tmp_path):

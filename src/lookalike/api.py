@@ -18,7 +18,7 @@ from . import faces as facelib
 from . import search
 from .cohort import Cohort
 from .faces import Face, Settings
-from .gallery import BuiltinGallery, cohort_for
+from .gallery import BuiltinGallery, cohort_for, packaged
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
 from .index import Gallery, Index, IndexFileError, default_path
 from .indexer import Summary, index_folder, settings_mismatch
@@ -160,16 +160,19 @@ def rank(
 
 
 def open_index(
-    index_path: str | os.PathLike | None = None, gallery: str | None = None
+    index_path: str | os.PathLike | None = None,
+    gallery: str | None = None,
+    settings: dict | None = None,
 ) -> Index | BuiltinGallery:
     """What to match against: the built-in LFW gallery when ``gallery="lfw"``, or when no
     index is named (neither ``index_path`` nor ``$LOOKALIKE_INDEX``) and the default index
-    does not exist yet; otherwise the index file."""
+    does not exist yet; otherwise the index file.  The built-in gallery is the one made with
+    the ``settings`` asked for (``--quality best`` has its own), else the default one."""
     if gallery is not None and gallery != BuiltinGallery.NAME:
         raise ValueError(f"unknown gallery {gallery!r} (built in: {BuiltinGallery.NAME})")
     unnamed = index_path is None and not os.environ.get("LOOKALIKE_INDEX")
     if gallery or (unnamed and not default_path().exists()):
-        return BuiltinGallery()
+        return BuiltinGallery(packaged(Settings(**{**Settings().as_dict(), **(settings or {})})))
     return Index.open(index_path)
 
 
@@ -185,7 +188,7 @@ def match(
 ) -> list[Match]:
     """The indexed faces nearest to the query photo (or indexed person's name); see
     :func:`open_index` for when the built-in LFW gallery answers."""
-    with open_index(index_path, gallery) as idx:
+    with open_index(index_path, gallery, settings) as idx:
         q = make_query(idx, query, index_settings(idx, settings), all_faces)
         return match_query(idx, q, top, per_person, tolerance)
 

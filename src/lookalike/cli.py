@@ -285,7 +285,7 @@ def match_cmd(
       lookalike match me.jpg --save matches.png --open
     """
     wanted = wanted_settings(model, upsample, jitters, quality)
-    with api.open_index(index_path, gallery) as idx:
+    with api.open_index(index_path, gallery, wanted) as idx:
         if isinstance(idx, BuiltinGallery):
             click.echo(
                 f"matching against {idx.describe()}; `lookalike index DIR` makes your own", err=True

@@ -223,7 +223,12 @@ class BuiltinGallery:
         pass
 
     def describe(self) -> str:
-        return f"the built-in LFW gallery ({len(self.X):,} faces of {len(self.names):,} people)"
+        made = [q for q in PACKAGED if q != "default" and Settings(**QUALITY[q]) == self._settings]
+        preset = f", --quality {made[0]}" if made else ""
+        return (
+            f"the built-in LFW gallery ({len(self.X):,} faces of {len(self.names):,} people"
+            f"{preset})"
+        )
 
     def settings(self) -> Settings:
         return self._settings
