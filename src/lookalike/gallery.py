@@ -6,8 +6,11 @@ pixels: per photo, the person's name, the LFW file name, the face's box and its 
 embedding as float16 (enough: on LFW View 2 accuracy moves by one pair in 6,000 and rank-1
 by 0.03 points, ``bench/lfw.py``), made with the default :class:`~lookalike.faces.Settings`
 by ``make gallery`` (``scripts/lfw_gallery.py``): 13,233 faces of 5,749 people, 3.3 MB.
-It lives inside the package (``src/lookalike/data/``, package data), so an editable install
-and a wheel both find it with :mod:`importlib.resources`.
+A second file is made the same way with ``--quality best``.  Each is also the cohort that
+calibrates verdicts made with its settings (:mod:`lookalike.cohort`), and records the offset
+chosen for that on View 1 when it is built (:func:`dev_offset`).  They live inside the
+package (``src/lookalike/data/``, package data), so an editable install and a wheel both
+find them with :mod:`importlib.resources`.
 
 A :class:`BuiltinGallery` answers the read-only questions matching asks of an
 :class:`~lookalike.index.Index` (settings, the embedding matrix, who and where a face is), so
