@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from lookalike.faces import QUALITY, Settings
-from lookalike.gallery import DEFAULT_CACHE, build, cached_index, packaged_name
+from lookalike.gallery import DEFAULT_CACHE, PACKAGED, build, cached_index
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,9 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         "--cache", type=Path, default=DEFAULT_CACHE, help="folder for the LFW index [%(default)s]"
     )
     parser.add_argument("--jobs", type=int, help="worker processes [default: all cores]")
-    parser.add_argument("--quality", choices=("default", "best"), default="default")
+    parser.add_argument("--quality", choices=tuple(PACKAGED), default="default")
     args = parser.parse_args(argv)
-    out = args.out or Path(str(resources.files("lookalike"))) / packaged_name(args.quality)
+    out = args.out or Path(str(resources.files("lookalike"))) / PACKAGED[args.quality]
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = Settings(**QUALITY[args.quality])
     index = cached_index(args.cache, settings)

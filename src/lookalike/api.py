@@ -18,7 +18,7 @@ from . import faces as facelib
 from . import search
 from .cohort import Cohort
 from .faces import Face, Settings
-from .gallery import BuiltinGallery, cohort_for, packaged
+from .gallery import BuiltinGallery, builtin_gallery, cohort_for
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
 from .index import Gallery, Index, IndexFileError, default_path
 from .indexer import Summary, index_folder, settings_mismatch
@@ -172,7 +172,7 @@ def open_index(
         raise ValueError(f"unknown gallery {gallery!r} (built in: {BuiltinGallery.NAME})")
     unnamed = index_path is None and not os.environ.get("LOOKALIKE_INDEX")
     if gallery or (unnamed and not default_path().exists()):
-        return BuiltinGallery(packaged(Settings(**{**Settings().as_dict(), **(settings or {})})))
+        return builtin_gallery(Settings(**{**Settings().as_dict(), **(settings or {})}))
     return Index.open(index_path)
 
 
@@ -208,7 +208,7 @@ def match_query(
     out: list[Match] = []
     for n, found in enumerate(hits):
         rows = [r for r, _ in found]
-        d = np.array([d for _, d in found])
+        d = np.array([dist for _, dist in found])
         calibrated = _calibrated(cohort, d, q.embeddings[n], gallery.X[rows])
         for i, r in enumerate(rows):
             face = info[int(gallery.face_ids[r])]

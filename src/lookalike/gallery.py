@@ -199,10 +199,9 @@ class BuiltinGallery:
     NAME = NAME
 
     def __init__(self, path: str | os.PathLike | None = None):
+        path = path or packaged(Settings())
         if path is None:
-            path = packaged(Settings())
-            if path is None:
-                raise IndexFileError("the built-in LFW gallery is missing from this install")
+            raise IndexFileError("the built-in LFW gallery is missing from this install")
         self.path = Path(path)
         with np.load(self.path, allow_pickle=False) as data:
             self._settings = Settings.from_dict(json.loads(str(data["settings"])))
@@ -226,11 +225,10 @@ class BuiltinGallery:
         pass
 
     def describe(self) -> str:
-        made = [q for q in PACKAGED if q != "default" and Settings(**QUALITY[q]) == self._settings]
-        preset = f", --quality {made[0]}" if made else ""
+        preset = preset_of(self._settings)
+        made = f", --quality {preset}" if preset not in (None, "default") else ""
         return (
-            f"the built-in LFW gallery ({len(self.X):,} faces of {len(self.names):,} people"
-            f"{preset})"
+            f"the built-in LFW gallery ({len(self.X):,} faces of {len(self.names):,} people{made})"
         )
 
     def settings(self) -> Settings:
@@ -268,25 +266,34 @@ class BuiltinGallery:
         return out
 
 
-def packaged_name(quality: str) -> str:
-    """Where the gallery made with the ``quality`` preset lies, inside the package."""
-    return PACKAGED[quality]
+def preset_of(settings: Settings) -> str | None:
+    """The ``--quality`` preset whose settings these are, if any."""
+    return next((q for q in QUALITY if Settings(**QUALITY[q]) == settings), None)
 
 
 def packaged(settings: Settings) -> Path | None:
     """The packaged gallery made with ``settings``, if there is one in this install."""
-    for quality, name in PACKAGED.items():
-        if Settings(**QUALITY[quality]) == settings:
-            resource = resources.files("lookalike").joinpath(name)
-            return Path(str(resource)) if resource.is_file() else None
-    return None
+    name = PACKAGED.get(preset_of(settings))
+    resource = resources.files("lookalike").joinpath(name) if name else None
+    return Path(str(resource)) if resource and resource.is_file() else None
+
+
+@cache
+def _load(path: Path | None) -> BuiltinGallery:
+    return BuiltinGallery(path)
+
+
+def builtin_gallery(settings: Settings) -> BuiltinGallery:
+    """The packaged gallery made with ``settings``, else the default one; loaded once a
+    process (it is read-only), so matching against it and calibrating share one load."""
+    return _load(packaged(settings) or packaged(Settings()))
 
 
 @cache
 def cohort_for(settings: Settings) -> Cohort | None:
-    """The packaged gallery made with ``settings`` as a cohort (loaded once), or None."""
+    """The packaged gallery made with ``settings`` as a cohort (made once), or None."""
     path = packaged(settings)
-    gallery = BuiltinGallery(path) if path else None
+    gallery = _load(path) if path else None
     return gallery.cohort() if gallery and gallery.offset is not None else None
 
 
