@@ -323,22 +323,21 @@ def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
 def _match_table(matches: Sequence[api.Match]) -> str:
     """The matches; a "calibrated" column where the verdicts were calibrated (cohort.py)."""
     calibrated = any(m.calibrated is not None for m in matches)
-    rows = [("rank", "name", "distance", "calibrated", "similarity", "same", "photo")]
+    extra = ["calibrated"] if calibrated else []
+    rows = [("rank", "name", "distance", *extra, "similarity", "same", "photo")]
     for m in matches:
         rows.append(
             (
                 str(m.rank),
                 m.name if m.name is not None else "(unnamed)",
                 f"{m.distance:.3f}",
-                "" if m.calibrated is None else f"{m.calibrated:.3f}",
+                *([f"{m.calibrated:.3f}"] if calibrated else []),
                 f"{m.similarity:.0f}%",
                 "yes" if m.same_person else "",
                 m.path,
             )
         )
-    if not calibrated:
-        rows = [r[:3] + r[4:] for r in rows]
-    return _table(rows, right={0, 2, 3, 4} if calibrated else {0, 2, 3})
+    return _table(rows, right={0, 2, 3, 4} if calibrated else {0, 2, 3})  # the numbers
 
 
 def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
