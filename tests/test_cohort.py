@@ -89,7 +89,7 @@ def test_distance_and_match_give_calibrated_verdicts():
     assert not other["same_person"] and other["calibrated"] > other["tolerance"]
     cosine = run("distance", EXAMPLES / "obama.jpg", EXAMPLES / "biden.jpg", "--metric", "cosine")
     assert cosine["calibrated"] is None
-    best = run("match", EXAMPLES / "biden.jpg", "--gallery", "lfw")[0]
+    best = run("match", EXAMPLES / "biden.jpg", "--gallery", "lfw")["matches"][0]
     assert best["name"] == "Joseph_Biden" and best["same_person"] and best["calibrated"] < 0.6
 
 

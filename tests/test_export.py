@@ -73,7 +73,8 @@ def test_json(tmp_path, truth, celebs_index):
     assert np.array_equal(np.array([i["embedding"] for i in items], np.float32), truth.X)
     assert [i["name"] for i in items] == truth.names
     assert [i["photo"] for i in items] == truth.photos
-    assert [i["box"] for i in items] == truth.boxes.tolist()
+    edges = ("top", "right", "bottom", "left")
+    assert [[i["box"][e] for e in edges] for i in items] == truth.boxes.tolist()
     assert [i["face_id"] for i in items] == truth.face_ids.tolist()
 
 

@@ -35,9 +35,9 @@ def test_the_packaged_gallery_loads_with_the_settings_the_encoder_uses():
 def test_match_without_an_index_uses_the_gallery_and_says_so(no_index_of_ones_own):
     result = match(EXAMPLES / "biden.jpg", "--json")
     assert result.exit_code == 0, result.output
-    best = json.loads(result.stdout)[0]
+    best = json.loads(result.stdout)["matches"][0]
     assert best["name"] == "Joseph_Biden" and best["same_person"]
-    assert best["path"].startswith("Joseph_Biden_") and best["path"].endswith(".jpg")
+    assert "Joseph_Biden_" in best["photo"] and best["photo"].endswith(".jpg")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "built-in LFW gallery" in result.stderr
 
@@ -63,7 +63,7 @@ def test_quality_best_matches_against_the_gallery_made_with_it(no_index_of_ones_
     result = match(EXAMPLES / "biden.jpg", "--quality", "best", "--json")
     assert result.exit_code == 0, result.output
     assert "--quality best" in result.stderr
-    best = json.loads(result.stdout)[0]
+    best = json.loads(result.stdout)["matches"][0]
     assert best["name"] == "Joseph_Biden" and best["same_person"]
 
 

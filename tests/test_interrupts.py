@@ -88,7 +88,7 @@ def wait_group_gone(pgid: int) -> bool:
 def finish(photos: Path, index: Path) -> dict:
     result = lookalike("index", photos, "--index", index, "--jobs", "2", "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)[0]
+    return json.loads(result.stdout)["folders"][0]
 
 
 def assert_consistent(index: Path) -> None:
@@ -118,7 +118,7 @@ def test_signal_stops_keeps_batches_and_rerun_finishes(
     assert proc.returncode == 1, err
     assert "Traceback" not in err
     assert "interrupted: every committed batch is kept; run the same command to finish" in err
-    summary = json.loads(out)[0]
+    summary = json.loads(out)["folders"][0]
     assert summary["interrupted"] and summary["removed"] == 0
     assert wait_group_gone(proc.pid), "workers left running"
     kept = committed(index)
@@ -159,8 +159,8 @@ def test_second_index_refuses_and_match_reads_while_index_runs(photos, reference
     assert_one_line_error(second, "another `lookalike index` is writing", str(index))
     for m in matches:  # consistent snapshots: every face listed is a face that was committed
         assert m.returncode == 0, m.stderr
-        for found in json.loads(m.stdout):
-            assert found["path"] in reference
+        for found in json.loads(m.stdout)["matches"]:
+            assert found["photo"] in reference
     kit.same_content(kit.rows(index), reference)
     assert finish(photos, index)["encoded"] == 0  # the lock is free again
 

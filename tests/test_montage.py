@@ -58,7 +58,7 @@ def assert_not_blank(image: np.ndarray) -> None:
 def test_match_montage_puts_the_query_then_each_stored_match_chip(tmp_path, celebs_index):
     out = tmp_path / "matches.png"
     result = run("match", QUERY, "--index", celebs_index, "--top", "4", "--json", "--save", out)
-    matches = json.loads(result.stdout)
+    matches = json.loads(result.stdout)["matches"]
     image = pixels(out)
     assert image.shape == (
         montage.TITLE_H + montage.PAD + montage.ROW_H,

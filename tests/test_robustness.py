@@ -78,7 +78,7 @@ def corpus(tmp_path_factory) -> dict:
     folder, index = base / "photos", base / "index.db"
     make_corpus(folder)
     result = lookalike("index", folder, "--index", index, "--jobs", "2", "--json", "--verbose")
-    summary = json.loads(result.stdout)[0] if result.returncode == 0 else None
+    summary = json.loads(result.stdout)["folders"][0] if result.returncode == 0 else None
     by_name = {Path(p).name: row for p, row in kit.rows(index).items()} if index.exists() else {}
     return {"folder": folder, "index": index, "result": result, "summary": summary, "rows": by_name}
 
@@ -95,8 +95,8 @@ def test_index_keeps_going_and_exits_0(corpus):
 
 def test_summary_names_every_skipped_file_with_its_reason(corpus):
     s, stderr = corpus["summary"], corpus["result"].stderr
-    unreadable = {Path(u["path"]).name: u["reason"] for u in s["unreadable"]}
-    no_face = {Path(p).name for p in s["no_face"]}
+    unreadable = {Path(u["photo"]).name: u["reason"] for u in s["unreadable"]}
+    no_face = {Path(p).name for p in s["without_face"]}
     assert unreadable.keys() == {n for n, (st, _) in BAD.items() if st == "error"}
     assert no_face == {n for n, (st, _) in BAD.items() if st == "noface"}
     for name, reason in unreadable.items():
@@ -121,7 +121,7 @@ def test_index_holds_each_file_with_its_status(corpus):
     assert data["photos"] == len(held)
     assert data["unreadable_photos"] == sum(st == "error" for st, _ in BAD.values())
     assert data["photos_without_face"] == sum(st == "noface" for st, _ in BAD.values())
-    problems = {Path(p["path"]).name: p for p in data["problems"]}
+    problems = {Path(p["photo"]).name: p for p in data["problems"]}
     assert problems.keys() == BAD.keys()
 
 
@@ -169,14 +169,15 @@ def test_non_utf8_file_name_is_shown_escaped_and_can_be_queried(corpus):
     path = os.path.join(os.fsencode(corpus["folder"]), b"caf\xe9.jpg")
     result = lookalike("match", path, "--index", corpus["index"], "--json", "--faces", "-k", "10")
     assert result.returncode == 0, result.stderr
-    found = {Path(m["path"]).name: m for m in json.loads(result.stdout)}  # ties at 0: lossless
+    matches = json.loads(result.stdout)["matches"]
+    found = {Path(m["photo"]).name: m for m in matches}  # ties at 0: lossless
     assert found[NON_UTF8]["distance"] < 1e-6 and found[NON_UTF8]["name"] == "caf\\xe9"
 
 
 def test_second_run_encodes_nothing(corpus):
     result = lookalike("index", corpus["folder"], "--index", corpus["index"], "--json")
     assert result.returncode == 0, result.stderr
-    s = json.loads(result.stdout)[0]
+    s = json.loads(result.stdout)["folders"][0]
     assert s["encoded"] == 0 and s["removed"] == 0
     assert s["photos"] == corpus["summary"]["photos"]
 
@@ -251,7 +252,7 @@ def test_huge_photo_is_indexed_in_bounded_memory(tmp_path, corpus):
     index = tmp_path / "index.db"
     result, peak = peak_rss_mb("index", folder, "--index", index, "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)[0]["faces"] == 1
+    assert json.loads(result.stdout)["folders"][0]["faces"] == 1
     assert peak < 1024, f"peak RSS {peak:.0f} MB"
     (face,) = next(iter(kit.rows(index).values()))["faces"]
     top, right, bottom, left = face["box"]  # in the 8000x6000 photo's own pixels
@@ -266,7 +267,7 @@ def test_empty_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     result = lookalike("index", tmp_path / "empty", "--index", tmp_path / "i.db", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)[0]["photos"] == 0
+    assert json.loads(result.stdout)["folders"][0]["photos"] == 0
     assert "0 photos" in result.stderr
     assert kit.info(tmp_path / "i.db")["photos"] == 0
 
@@ -297,11 +298,11 @@ def test_unreadable_file_and_folder(tmp_path):
         (folder / "locked").chmod(0o755)
     for result in (first, second):
         assert result.returncode == 0, result.stderr
-    s1, s2 = json.loads(first.stdout)[0], json.loads(second.stdout)[0]
+    s1, s2 = (json.loads(r.stdout)["folders"][0] for r in (first, second))
     assert s1["faces"] == 2 and s1["unreadable"] == [
-        {"path": str(folder / "secret.jpg"), "reason": "Permission denied"}
+        {"photo": str(folder / "secret.jpg"), "reason": "Permission denied"}
     ]
-    assert s2["unreadable"] == [{"path": f"{folder / 'locked'}/", "reason": "Permission denied"}]
+    assert s2["unreadable"] == [{"photo": f"{folder / 'locked'}/", "reason": "Permission denied"}]
     assert f"unreadable: {folder / 'locked'}/: Permission denied" in second.stderr
     assert s2["removed"] == 0  # a folder that cannot be listed is not a folder that is gone
     held = {p.removeprefix(f"{folder}/"): r["status"] for p, r in kit.rows(index).items()}
@@ -318,11 +319,11 @@ def test_moved_folder_is_reused_and_leaves_no_stale_entries(tmp_path):
     old.rename(new)
     moved = lookalike("index", new, "--index", index, "--json")
     assert moved.returncode == 0, moved.stderr
-    s = json.loads(moved.stdout)[0]
+    s = json.loads(moved.stdout)["folders"][0]
     assert (s["encoded"], s["reused"], s["removed"]) == (0, 3, 3)
     assert {Path(p).parent for p in kit.rows(index)} == {new}
     assert kit.info(index)["people"] == 3
     shutil.copytree(new, old)  # a copy is not a move: both stay
-    copied = json.loads(lookalike("index", old, "--index", index, "--json").stdout)[0]
+    copied = json.loads(lookalike("index", old, "--index", index, "--json").stdout)["folders"][0]
     assert (copied["encoded"], copied["reused"], copied["removed"]) == (0, 3, 0)
     assert kit.info(index)["photos"] == 6

@@ -8,24 +8,34 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from . import faces as facelib
-from . import search
+from . import search, verdict
 from .cohort import Cohort
 from .faces import Face, Settings
 from .gallery import BuiltinGallery, builtin_gallery, cohort_for
-from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
+from .images import DEFAULT_MAX_PIXELS, ImageError, Photo, load_photo
 from .index import Gallery, Index, IndexFileError, default_path
-from .indexer import Summary, index_folder, settings_mismatch
+from .indexer import Summary, index_folder, settings_diff, settings_mismatch
 
 
 class NoFaceError(Exception):
     """A query photo in which no face was found."""
+
+
+def named_box(box: list[int] | tuple[int, ...] | None) -> dict[str, int] | None:
+    """A box as JSON shows it: its edges by name, in the photo's own pixels."""
+    if box is None:
+        return None
+    top, right, bottom, left = (int(v) for v in box)
+    return {"top": top, "right": right, "bottom": bottom, "left": left}
 
 
 @dataclass
@@ -36,17 +46,31 @@ class Match:
     name: str | None  # None: an unnamed bystander in someone's photo
     distance: float
     similarity: float
+    #: the open-set verdict (:mod:`lookalike.verdict`): only a nearest person can be it
     same_person: bool
-    path: str
+    photo: str
     box: list[int]
     face_id: int
-    query_face: int = 0
+    face: int = 1  # the query's face this matches, numbered from 1 (largest first)
     #: the distance calibrated against the LFW cohort (:mod:`lookalike.cohort`), which the
     #: verdict and the similarity are taken from; None where no cohort has these settings
     calibrated: float | None = None
+    resemblance: str = ""  # the verdict distance in words (:func:`verdict.resemblance`)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "face": self.face,
+            "rank": self.rank,
+            "name": self.name,
+            "photo": self.photo,
+            "box": named_box(self.box),
+            "distance": self.distance,
+            "calibrated": self.calibrated,
+            "similarity": self.similarity,
+            "resemblance": self.resemblance,
+            "same_person": self.same_person,
+            "face_id": self.face_id,
+        }
 
 
 @dataclass
@@ -58,29 +82,66 @@ class Query:
     boxes: list[list[int] | None]
     chips: list[np.ndarray | None] = field(default_factory=list)
     exclude: str | None = None  # a person's own faces are left out of their matches
-    faces_found: int = 1
+    faces_found: int | None = 1  # None: a person's mean face, not a photo
+    #: how the face was found where the index's own detector found none (None: by it)
+    found_by: str | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "photo": None if self.exclude else self.label,
+            "person": self.exclude,
+            "faces_found": self.faces_found,
+            "found_by": self.found_by,
+            "faces": [{"face": n + 1, "box": named_box(b)} for n, b in enumerate(self.boxes)],
+        }
 
 
 def encode(
     path: str | os.PathLike, settings: Settings = Settings(), max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> list[Face]:
     """Every face in the photo at ``path``, largest first; ImageError names the file."""
+    return _detect_in(_load(path, settings, max_pixels), settings)
+
+
+def _load(path: str | os.PathLike, settings: Settings, max_pixels: int) -> Photo:
     try:
-        photo = load_photo(path, max_pixels, settings.shrink, settings.resample)
+        return load_photo(path, max_pixels, settings.shrink, settings.resample)
     except ImageError as e:
         raise ImageError(f"{os.fsdecode(path)}: {e}") from None
-    found = facelib.detect(photo, settings)
-    return sorted(found, key=lambda f: -f.area)
+
+
+def _detect_in(photo: Photo, settings: Settings) -> list[Face]:
+    return sorted(facelib.detect(photo, settings), key=lambda f: -f.area)
+
+
+def encode_query(
+    path: str | os.PathLike, settings: Settings = Settings(), max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[list[Face], str | None]:
+    """Every face in a query photo, largest first, and how they were found: by ``settings``
+    (None), or where those find none, by looking harder (:func:`faces.harder_looks`: where
+    faces are looked for changes, never how they are encoded, so the faces still compare
+    with an index made with ``settings``).  NoFaceError when even that finds none."""
+    photo = _load(path, settings, max_pixels)
+    found = _detect_in(photo, settings)
+    if found:
+        return found, None
+    for how, harder in facelib.harder_looks(settings):
+        found = _detect_in(photo, harder)
+        if found:
+            return found, how
+    raise NoFaceError(
+        f"no face found in {os.fsdecode(path)}, even upsampled and with the CNN detector: "
+        "try a photo where the face is larger and turned towards the camera"
+    )
 
 
 def encode_largest(
     path: str | os.PathLike, settings: Settings = Settings(), max_pixels: int = DEFAULT_MAX_PIXELS
-) -> tuple[Face, int]:
-    """The largest face in the photo and how many faces it has; NoFaceError if none."""
-    found = encode(path, settings, max_pixels)
-    if not found:
-        raise NoFaceError(f"no face found in {path}")
-    return found[0], len(found)
+) -> tuple[Face, int, str | None]:
+    """The largest face in the photo, how many faces it has and how they were found
+    (:func:`encode_query`)."""
+    found, how = encode_query(path, settings, max_pixels)
+    return found[0], len(found), how
 
 
 def index(
@@ -103,6 +164,12 @@ def index_settings(idx: Index, wanted: dict | None = None) -> Settings:
         raise IndexFileError(f"{idx.path} holds no faces yet (run `lookalike index DIR`)")
     wanted = {k: v for k, v in (wanted or {}).items() if v is not None}
     asked = Settings(**{**stored.as_dict(), **wanted})
+    if asked != stored and isinstance(idx, BuiltinGallery):
+        raise ValueError(
+            f"the built-in LFW gallery was made with other settings: "
+            f"{settings_diff(stored, asked, 'gallery')}; it answers --quality default or best "
+            "with no other detection options (`lookalike index DIR` makes an index with yours)"
+        )
     if asked != stored:
         raise ValueError(settings_mismatch(idx, stored, asked))
     return stored
@@ -123,17 +190,11 @@ def make_query(
     all_faces: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> Query:
-    """Encode a query photo, or take an indexed person's mean face when ``query`` names one."""
-    if not os.path.exists(query) and idx.person_face_ids(query):
-        gallery = idx.gallery()
-        code = gallery.names.index(query)
-        centroid = gallery.X[gallery.person == code].mean(axis=0)
-        return Query(query, [centroid], [None], [None], exclude=query)
-    if not os.path.lexists(query):  # a broken link or a link loop is a file: say what is wrong
-        raise FileNotFoundError(f"no such photo or indexed person: {query}")
-    found = encode(query, settings, max_pixels)
-    if not found:
-        raise NoFaceError(f"no face found in {query}")
+    """Encode a query photo, or take an indexed person's mean face when ``query`` names one
+    (the name found whatever its case, and spaces for underscores: ``joe biden``)."""
+    if not os.path.exists(query):
+        return _person_query(idx, query)
+    found, how = encode_query(query, settings, max_pixels)
     chosen = found if all_faces else found[:1]
     return Query(
         query,
@@ -141,7 +202,46 @@ def make_query(
         [list(f.box) for f in chosen],
         [f.chip for f in chosen],
         faces_found=len(found),
+        found_by=how,
     )
+
+
+def _person_query(idx: Index, query: str) -> Query:
+    """The mean face of the indexed person ``query`` names; a query that is neither a file
+    nor a person is one error: a photo's name says "no such file", as everywhere, and a
+    name suggests the nearest names in the index."""
+    gallery = idx.gallery()
+    name = find_person(gallery.names, query)
+    if name is not None:
+        centroid = gallery.X[gallery.person == gallery.names.index(name)].mean(axis=0)
+        return Query(name, [centroid], [None], [None], exclude=name, faces_found=None)
+    if os.path.lexists(query) or _looks_like_a_photo(query):
+        raise ImageError(f"{query}: no such file")  # (or a broken link): as `distance` says
+    near = nearest_names(gallery.names, query)
+    hint = f" (did you mean {' or '.join(near)}?)" if near else " (`lookalike people` lists them)"
+    raise FileNotFoundError(f"{query}: no such file or indexed person{hint}")
+
+
+def _key(name: str) -> str:
+    return "_".join(name.casefold().split())
+
+
+def find_person(names: list[str], query: str) -> str | None:
+    """The name in ``names`` that ``query`` is, exactly or but for case and spaces."""
+    if query in names:
+        return query
+    same = [n for n in names if _key(n) == _key(query)]
+    return same[0] if len(same) == 1 else None
+
+
+def nearest_names(names: list[str], query: str, n: int = 3) -> list[str]:
+    """Up to ``n`` names that ``query`` may have meant (misspelt, another case)."""
+    by_key = {_key(name): name for name in names}
+    return [by_key[k] for k in difflib.get_close_matches(_key(query), list(by_key), n, 0.6)]
+
+
+def _looks_like_a_photo(query: str) -> bool:
+    return os.sep in query or os.path.splitext(query)[1].lower() in Image.registered_extensions()
 
 
 def rank(
@@ -181,7 +281,7 @@ def match(
     index_path: str | os.PathLike | None = None,
     top: int = 5,
     per_person: bool = True,
-    tolerance: float = facelib.TOLERANCE,
+    tolerance: float | None = None,
     all_faces: bool = False,
     settings: dict | None = None,
     gallery: str | None = None,
@@ -194,40 +294,96 @@ def match(
 
 
 def match_query(
-    idx: Index,
+    idx: Index | BuiltinGallery,
     q: Query,
     top: int = 5,
     per_person: bool = True,
-    tolerance: float = facelib.TOLERANCE,
+    tolerance: float | None = None,
 ) -> list[Match]:
+    """The ``top`` people (or faces) nearest to each face of ``q``, ranked by L2.  Only the
+    nearest person can be the same person: :func:`verdict.same_person` decides, an open-set
+    rule that holds where the query's person may not be in the index at all; a
+    ``tolerance`` given instead calls them so within it."""
     with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
         gallery = idx.gallery()
         hits = [rank(gallery, e, top, per_person, q.exclude) for e in q.embeddings]
+        firsts = [rank(gallery, e, 2, True, q.exclude) for e in q.embeddings]
         info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
     cohort = cohort_for(idx.settings())
+    people = len(gallery.names) - (q.exclude in gallery.names)
     out: list[Match] = []
-    for n, found in enumerate(hits):
-        rows = [r for r, _ in found]
-        d = np.array([dist for _, dist in found])
-        calibrated = _calibrated(cohort, d, q.embeddings[n], gallery.X[rows])
-        for i, r in enumerate(rows):
+    for n, (found, first) in enumerate(zip(hits, firsts, strict=True)):
+        e = q.embeddings[n]
+        near = _verdict_distances(cohort, e, gallery, first)
+        if tolerance is None:
+            same = verdict.same_person(near[0], near[1] if len(near) > 1 else None, people)
+        else:
+            same = bool(near[0] <= tolerance)
+        same_code = gallery.person[first[0][0]] if same else None
+        d = [dist for _, dist in found]
+        calibrated = _verdict_distances(cohort, e, gallery, found) if cohort else None
+        for i, (r, dist) in enumerate(found):
             face = info[int(gallery.face_ids[r])]
-            verdict = d[i] if calibrated is None else calibrated[i]
+            v = dist if calibrated is None else calibrated[i]
             out.append(
                 Match(
                     i + 1,
                     face["name"],
-                    round(float(d[i]), 6),
-                    round(search.similarity(verdict, tolerance), 1),
-                    bool(verdict <= tolerance),
+                    round(dist, 6),
+                    round(search.similarity(v, tolerance or facelib.TOLERANCE), 1),
+                    bool(gallery.person[r] == same_code),
                     face["path"],
                     face["box"],
                     int(gallery.face_ids[r]),
-                    n,
-                    None if calibrated is None else round(float(calibrated[i]), 6),
+                    n + 1,
+                    None if calibrated is None else round(v, 6),
+                    _words(d[i], v, gallery.person[r] == same_code),
                 )
             )
     return out
+
+
+def source(idx: Index | BuiltinGallery) -> dict:
+    """What a command answered from, as JSON shows it."""
+    if isinstance(idx, BuiltinGallery):
+        return {"kind": "builtin", "name": BuiltinGallery.NAME, "path": None, **idx.counts()}
+    return {"kind": "index", "name": None, "path": str(idx.path), **idx.counts()}
+
+
+def match_report(
+    idx: Index | BuiltinGallery, q: Query, matches: list[Match], tolerance: float | None = None
+) -> dict:
+    """``match --json``: the query, what it was matched against, and the matches."""
+    return {
+        "query": q.as_dict(),
+        "gallery": source(idx),
+        "metric": "l2",
+        "tolerance": facelib.TOLERANCE if tolerance is None else tolerance,
+        "calibrated": cohort_for(idx.settings()) is not None,
+        "matches": [m.as_dict() for m in matches],
+    }
+
+
+def people(idx: Index | BuiltinGallery) -> list[dict]:
+    """Each indexed person: name, credited faces, photos."""
+    return [{"name": n, "faces": f, "photos": p} for n, f, p in idx.people()]
+
+
+def _verdict_distances(
+    cohort: Cohort | None, e: np.ndarray, gallery: Gallery, found: list[tuple[int, float]]
+) -> list[float]:
+    """The distances verdicts are taken from: calibrated against ``cohort`` where there is
+    one, else L2; never below 0 (a query near its own photo calibrates below it)."""
+    d = np.array([dist for _, dist in found])
+    calibrated = _calibrated(cohort, d, e, gallery.X[[r for r, _ in found]])
+    return [max(0.0, float(v)) for v in (d if calibrated is None else calibrated)]
+
+
+def _words(l2: float, v: float, same: bool) -> str:
+    """What a match's distance means, in words (:func:`verdict.resemblance`)."""
+    if l2 < verdict.SAME_PHOTO:
+        return "the same photo"
+    return "probably the same person" if same else verdict.resemblance(v)
 
 
 def _calibrated(
@@ -240,6 +396,25 @@ def _calibrated(
 
 
 @dataclass
+class ComparedFace:
+    """The face of one photo that :func:`distance` compared: its largest."""
+
+    photo: str
+    box: list[int]
+    faces_found: int
+    found_by: str | None = None  # as :attr:`Query.found_by`
+
+    def as_dict(self) -> dict:
+        return {
+            "photo": self.photo,
+            "face": 1,
+            "box": named_box(self.box),
+            "faces_found": self.faces_found,
+            "found_by": self.found_by,
+        }
+
+
+@dataclass
 class Comparison:
     """The distance between the largest faces of two photos."""
 
@@ -248,17 +423,21 @@ class Comparison:
     tolerance: float
     same_person: bool
     similarity: float
-    a: str
-    b: str
-    box_a: list[int]
-    box_b: list[int]
-    faces_a: int
-    faces_b: int
+    a: ComparedFace
+    b: ComparedFace
     #: as :attr:`Match.calibrated` (L2 only)
     calibrated: float | None = None
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {
+            "metric": self.metric,
+            "tolerance": self.tolerance,
+            "distance": self.distance,
+            "calibrated": self.calibrated,
+            "similarity": self.similarity,
+            "same_person": self.same_person,
+            "faces": [self.a.as_dict(), self.b.as_dict()],
+        }
 
 
 def distance(
@@ -272,25 +451,21 @@ def distance(
     """Compare the largest face of photo ``a`` with that of photo ``b``; with L2, the verdict
     is taken from the distance calibrated against the LFW cohort of these settings, if any."""
     tolerance = search.TOLERANCES[metric] if tolerance is None else tolerance
-    fa, na = encode_largest(a, settings, max_pixels)
-    fb, nb = encode_largest(b, settings, max_pixels)
+    fa, na, how_a = encode_largest(a, settings, max_pixels)
+    fb, nb, how_b = encode_largest(b, settings, max_pixels)
     d = search.distance(fa.embedding, fb.embedding, metric)
     cohort = cohort_for(settings) if metric == "l2" else None
     calibrated = _calibrated(cohort, np.array([d]), fa.embedding, fb.embedding[None, :])
-    verdict = d if calibrated is None else float(calibrated[0])
+    v = d if calibrated is None else max(0.0, float(calibrated[0]))
     result = Comparison(
         round(d, 6),
         metric,
         tolerance,
-        verdict <= tolerance,
-        round(search.similarity(verdict, tolerance), 1),
-        os.fspath(a),
-        os.fspath(b),
-        list(fa.box),
-        list(fb.box),
-        na,
-        nb,
-        None if calibrated is None else round(verdict, 6),
+        v <= tolerance,
+        round(search.similarity(v, tolerance), 1),
+        ComparedFace(os.fspath(a), list(fa.box), na, how_a),
+        ComparedFace(os.fspath(b), list(fb.box), nb, how_b),
+        None if calibrated is None else round(v, 6),
     )
     return result, fa, fb
 
@@ -301,7 +476,7 @@ def info(index_path: str | os.PathLike | None = None) -> dict:
         meta = idx.meta()
         settings = idx.settings()
         return {
-            "path": str(idx.path),
+            "index": str(idx.path),
             "format_version": int(meta.get("format_version", 0)),
             "settings": settings.as_dict() if settings else None,
             "dlib_at_index": _json_or_none(meta.get("dlib")),

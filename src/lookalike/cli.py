@@ -11,7 +11,7 @@ from functools import wraps
 import click
 
 from . import api, export, facemap, maphtml, montage, search
-from .faces import QUALITY, TOLERANCE, ModelError, Settings
+from .faces import QUALITY, ModelError, Settings
 from .gallery import BuiltinGallery
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .index import Index, IndexFileError
@@ -98,12 +98,9 @@ def detection_options(unset: Callable[[object], str]) -> Callable:
         f = click.option(
             "--quality",
             type=click.Choice(list(QUALITY)),
-            help="default: fast; best: CNN detector where HOG finds no face, each "
-            "face aligned by the 5- and the 68-point landmarks, each chip cut with two "
-            "margins, all of them and their mirror images averaged (8x the encoding; "
-            "README, Accuracy); cli: "
-            "face_recognition's CLI's own boxes and encodings for faces of 80 px and up "
-            f"(its 1600 px copy, upsampled once; README, Performance).  [{unset('default')}]",
+            help="default: fast; best: the most accurate, about 8x slower to encode; cli: "
+            "face_recognition's CLI's own faces and encodings (docs/how-it-works.md).  "
+            f"[{unset('default')}]",
         )(f)
         f = click.option(
             "--jitters",
@@ -143,13 +140,20 @@ def wanted_settings(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lookalike")
 def main() -> None:
-    """Find the faces that look most like yours.
+    """Find the faces that look most like yours, and tell people apart.
 
     \b
-      lookalike index ./celebs           index every face in a folder
-      lookalike match me.jpg --top 5     the nearest indexed faces
+      lookalike match me.jpg             which celebrity do I look like? (built-in gallery)
+      lookalike index ./celebs           index every face in a folder of people
+      lookalike match me.jpg --top 5     the nearest indexed people
       lookalike distance a.jpg b.jpg     are these two the same person?
+      lookalike people                   who is in the index
       lookalike map --out map.png        every indexed face on a 2-D map
+
+    The index is one file: index.db in your user data folder, or the one --index or
+    LOOKALIKE_INDEX names.  With no index of your own, `match` answers from the built-in
+    gallery: a face from each of LFW's 13,233 photos of 5,749 people.  Every command has
+    --help with examples; --json prints JSON for scripts.
     """
 
 
@@ -185,9 +189,11 @@ def index_cmd(
             _report(summary, idx.path, verbose)
             if summary.interrupted:
                 break
-        _report_totals(idx.counts())
+        totals = idx.counts()
+        _report_totals(totals)
     if as_json:
-        click.echo(json.dumps([s.as_dict() for s in summaries], indent=2))
+        report = {"index": str(idx.path), "folders": [s.as_dict() for s in summaries], **totals}
+        click.echo(json.dumps(report, indent=2))
     if summaries[-1].interrupted:
         raise click.ClickException(
             "interrupted: every committed batch is kept; run the same command to finish"
@@ -245,10 +251,8 @@ def _report_totals(c: dict[str, int]) -> None:
 @click.option(
     "--tolerance",
     type=float,
-    default=TOLERANCE,
-    show_default=True,
-    help="L2 distance under which a match is taken to be the same person (the distance "
-    "calibrated against LFW where the built-in gallery has the index's settings).",
+    help="Call the nearest person the same person within this L2 distance (calibrated "
+    "against LFW where it can be) [default: the open-set rule of docs/open-set.md].",
 )
 @detection_options(lambda v: "the index's own")
 @max_pixels_option
@@ -292,23 +296,45 @@ def match_cmd(
             )
         settings = api.index_settings(idx, wanted)
         q = api.make_query(idx, query, settings, all_faces, max_pixels)
-        if q.faces_found > 1 and not all_faces:
+        _say_how_found(query, q.found_by)
+        if q.faces_found and q.faces_found > 1 and not all_faces:
             click.echo(
                 f"{query}: {q.faces_found} faces; matching the largest (--all-faces matches each)",
                 err=True,
             )
         if q.exclude:
-            click.echo(f"matching {query}'s mean face; their own photos are left out", err=True)
+            click.echo(f"matching {q.label}'s mean face; their own photos are left out", err=True)
         matches = api.match_query(idx, q, top, not per_face, tolerance)
+        if as_json:
+            click.echo(json.dumps(api.match_report(idx, q, matches, tolerance), indent=2))
+        else:
+            _print_matches(q, matches)
         if save or open_picture:
             _picture(montage.match_montage(idx, q, matches), save, open_picture, "matches")
-    if as_json:
-        click.echo(json.dumps([m.as_dict() for m in matches], indent=2))
-        return
-    for n, box in enumerate(q.boxes):
+
+
+def _say_how_found(photo: str, found_by: str | None) -> None:
+    if found_by:
+        click.echo(
+            f"{photo}: no face found with the index's settings; found {found_by} "
+            "(encoded as the index's faces are)",
+            err=True,
+        )
+
+
+def _print_matches(q: api.Query, matches: Sequence[api.Match]) -> None:
+    for n, box in enumerate(q.boxes, start=1):
         if len(q.boxes) > 1:
-            click.echo(f"\nface {n + 1} at {box}:")
-        click.echo(_match_table([m for m in matches if m.query_face == n]))
+            click.echo(f"\nface {n} ({_box_words(box)}):")
+        click.echo(_match_table([m for m in matches if m.face == n]))
+
+
+def _box_words(box: list[int] | None) -> str:
+    """``left 120, top 80, 96x96 px``: where a face is, as a person reads it."""
+    if box is None:
+        return "mean face"
+    top, right, bottom, left = box
+    return f"left {left}, top {top}, {right - left}x{bottom - top} px"
 
 
 def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
@@ -324,7 +350,7 @@ def _match_table(matches: Sequence[api.Match]) -> str:
     """The matches; a "calibrated" column where the verdicts were calibrated (cohort.py)."""
     calibrated = any(m.calibrated is not None for m in matches)
     extra = ["calibrated"] if calibrated else []
-    rows = [("rank", "name", "distance", *extra, "similarity", "same", "photo")]
+    rows = [("rank", "name", "distance", *extra, "similarity", "resemblance", "photo")]
     for m in matches:
         rows.append(
             (
@@ -333,8 +359,8 @@ def _match_table(matches: Sequence[api.Match]) -> str:
                 f"{m.distance:.3f}",
                 *([f"{m.calibrated:.3f}"] if calibrated else []),
                 f"{m.similarity:.0f}%",
-                "yes" if m.same_person else "",
-                m.path,
+                m.resemblance,
+                m.photo,
             )
         )
     return _table(rows, right={0, 2, 3, 4} if calibrated else {0, 2, 3})  # the numbers
@@ -390,20 +416,21 @@ def distance_cmd(
     """
     settings = Settings(**wanted_settings(model, upsample, jitters, quality))
     result, face_a, face_b = api.distance(a, b, metric, tolerance, settings, max_pixels)
-    if save or open_picture:
-        _picture(montage.pair_montage(result, face_a.chip, face_b.chip), save, open_picture, "pair")
+    for face in (result.a, result.b):
+        _say_how_found(face.photo, face.found_by)
+        if face.faces_found > 1:
+            click.echo(f"{face.photo}: {face.faces_found} faces; comparing the largest", err=True)
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2))
-        return
-    for path, n in ((a, result.faces_a), (b, result.faces_b)):
-        if n > 1:
-            click.echo(f"{path}: {n} faces; comparing the largest", err=True)
-    verdict = "same person" if result.same_person else "different people"
-    calibrated = "" if result.calibrated is None else f" (calibrated {result.calibrated:.3f})"
-    click.echo(
-        f"{result.metric} distance {result.distance:.3f}{calibrated}: {verdict} "
-        f"(tolerance {result.tolerance}, similarity {result.similarity:.0f}%)"
-    )
+    else:
+        verdict = "same person" if result.same_person else "different people"
+        calibrated = "" if result.calibrated is None else f" (calibrated {result.calibrated:.3f})"
+        click.echo(
+            f"{result.metric} distance {result.distance:.3f}{calibrated}: {verdict} "
+            f"(tolerance {result.tolerance}, similarity {result.similarity:.0f}%)"
+        )
+    if save or open_picture:
+        _picture(montage.pair_montage(result, face_a.chip, face_b.chip), save, open_picture, "pair")
 
 
 @main.command("info")
@@ -412,16 +439,22 @@ def distance_cmd(
 @click.option("--verbose", "-v", is_flag=True, help="List photos without a face or unreadable.")
 @user_errors
 def info_cmd(index_path, as_json, verbose):
-    """Where the index is, what built it, and what it holds."""
+    """Where the index is, what built it, and what it holds.
+
+    \b
+      lookalike info
+      lookalike info --index people.db --verbose
+      lookalike info --json
+    """
     data = api.info(index_path)
     if verbose:
         with Index.open(index_path) as idx:
-            data["problems"] = [{"path": p, "status": s, "error": e} for p, s, e in idx.problems()]
+            data["problems"] = [{"photo": p, "status": s, "error": e} for p, s, e in idx.problems()]
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
     lines = [
-        f"index:     {data['path']}",
+        f"index:     {data['index']}",
         f"photos:    {data['photos']} ({data['photos_without_face']} without a face, "
         f"{data['unreadable_photos']} unreadable)",
         f"faces:     {data['faces']}",
@@ -432,7 +465,7 @@ def info_cmd(index_path, as_json, verbose):
     ]
     click.echo("\n".join(lines))
     for p in data.get("problems", []):
-        click.echo(f"  {p['status']}: {p['path']}" + (f": {p['error']}" if p["error"] else ""))
+        click.echo(f"  {p['status']}: {p['photo']}" + (f": {p['error']}" if p["error"] else ""))
 
 
 def _dlib_line(dlib: dict | None) -> str:
@@ -446,6 +479,34 @@ def _settings_line(settings: dict | None) -> str:
     if not settings:
         return "(none yet)"
     return ", ".join(f"{k}={v}" for k, v in settings.items())
+
+
+@main.command("people")
+@index_option
+@click.option(
+    "--gallery",
+    type=click.Choice([BuiltinGallery.NAME]),
+    help="List the built-in gallery's people (used anyway when you have no index).",
+)
+@json_option
+@user_errors
+def people_cmd(index_path, gallery, as_json):
+    """List the people in the index, with how many faces and photos each has.
+
+    \b
+      lookalike people
+      lookalike people --gallery lfw --json
+    """
+    with api.open_index(index_path, gallery) as idx:
+        listed = api.people(idx)
+        if as_json:
+            click.echo(json.dumps({"gallery": api.source(idx), "people": listed}, indent=2))
+            return
+        if isinstance(idx, BuiltinGallery):
+            click.echo(f"{idx.describe()}:", err=True)
+    rows = [("name", "faces", "photos")]
+    rows += [(p["name"], str(p["faces"]), str(p["photos"])) for p in listed]
+    click.echo(_table(rows, right={1, 2}))
 
 
 @main.command("map")

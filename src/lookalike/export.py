@@ -4,7 +4,7 @@
   ``photos``, ``boxes`` (top, right, bottom, left) and ``face_ids``; loads without pickle.
 - ``csv``: one row per face: face_id, name, photo, top, right, bottom, left, e0 .. e127.
 - ``json``: a list of ``{"face_id", "name", "photo", "box", "embedding"}`` (name null for a
-  bystander).
+  bystander, box ``{"top", "right", "bottom", "left"}`` as every command's JSON has it).
 - ``projector``: a folder for TensorFlow's Embedding Projector: ``vectors.tsv``,
   ``metadata.tsv`` (with a header: name, photo, face_id), ``sprite.jpg`` (every face's chip,
   row-major, in the order of the vectors) and ``projector_config.json`` tying them together.
@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import montage
+from .api import named_box
 from .index import DIM, Index
 
 FORMATS = ("projector", "npz", "csv", "json")
@@ -103,7 +104,7 @@ def write_json(r: Records, out: Path) -> None:
             "face_id": int(r.face_ids[i]),
             "name": r.names[i],
             "photo": r.photos[i],
-            "box": r.boxes[i].tolist(),
+            "box": named_box(r.boxes[i]),
             "embedding": [float(v) for v in floats],
         }
         for i, floats in enumerate(_floats(r.X))

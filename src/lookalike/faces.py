@@ -13,7 +13,7 @@ import importlib.util
 import io
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -38,6 +38,9 @@ FALLBACK_SIDE = 320
 #: With ``fallback="hog"`` and no upsampling, a photo without a face is searched again by HOG
 #: upsampled once on a copy of at most this size: faces down to 40 px in small photos.
 FALLBACK_HOG_SIDE = 640
+#: A query photo in which no face is found otherwise is searched by the CNN detector on a
+#: copy of at most this size (:func:`harder_looks`): faces down to about 50 px in it.
+HARDER_CNN_SIDE = 800
 
 #: The landmark models a chip can be aligned with, by the name ``Settings.landmarks`` uses.
 LANDMARK_FILES = {
@@ -263,6 +266,19 @@ def _look_again(photo: Photo, small: np.ndarray, factor: float, settings: Settin
         small, factor = shrink(photo.pixels, FALLBACK_SIDE)
         return small, factor, [d.rect for d in _cnn_detector()(small, 0)]
     raise ValueError(f"unknown fallback {settings.fallback!r} (none, hog or cnn)")
+
+
+def harder_looks(settings: Settings) -> list[tuple[str, Settings]]:
+    """Where ``settings`` find no face in a query photo, ways to look harder, cheapest first,
+    each named as the user is told: they change only where faces are looked for (detector,
+    scales), never how a face is encoded, so what they find compares with an index made
+    with ``settings`` (``bench/look_harder.py`` measures how closely)."""
+    base = replace(settings, min_face=0, fallback="none", fallback_share=0.0)
+    cnn_side = settings.shrink if settings.encode_from == "copy" else HARDER_CNN_SIDE
+    return [
+        ("upsampled", replace(base, detector="hog", upsample=settings.upsample + 1)),
+        ("by the CNN detector", replace(base, detector="cnn", upsample=0, shrink=cnn_side)),
+    ]
 
 
 def _copy(photo: Photo, side: int, resample: str) -> tuple[np.ndarray, float]:

@@ -252,6 +252,14 @@ class BuiltinGallery:
         """No pixels are shipped: results show the person and the LFW file name."""
         return None
 
+    def counts(self) -> dict[str, int]:
+        return {"photos": len(self.X), "faces": len(self.X), "people": len(self.names)}
+
+    def people(self) -> list[tuple[str, int, int]]:
+        """``(name, faces, photos)`` of each person, by name: one face a photo."""
+        n = np.bincount(self.person, minlength=len(self.names))
+        return sorted((name, int(k), int(k)) for name, k in zip(self.names, n, strict=True))
+
     def describe_faces(self, face_ids) -> dict[int, dict]:
         out = {}
         for i in face_ids:

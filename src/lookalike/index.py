@@ -495,6 +495,15 @@ class Index:
             "unreadable_photos": by_status.get("error", 0),
         }
 
+    def people(self) -> list[tuple[str, int, int]]:
+        """``(name, faces, photos)`` of each person, by name: the faces credited to them and
+        the photos named after them."""
+        return self.db.execute(
+            "SELECT p.name, count(f.id), count(DISTINCT p.id) FROM photos p "
+            "LEFT JOIN faces f ON f.photo_id = p.id AND f.credited GROUP BY p.name "
+            "HAVING count(f.id) > 0 ORDER BY p.name"
+        ).fetchall()
+
     def problems(self) -> list[tuple[str, str, str | None]]:
         """``(path, status, error)`` for photos without a face or unreadable."""
         return self.db.execute(

@@ -66,7 +66,7 @@ class Summary:
 
     def as_dict(self) -> dict:
         return {
-            "root": self.root,
+            "folder": self.root,
             "photos": self.photos,
             "encoded": self.encoded,
             "unchanged": self.unchanged,
@@ -74,8 +74,8 @@ class Summary:
             "removed": self.removed,
             "faces": self.faces,
             "other_files": self.other_files,
-            "no_face": self.no_face,
-            "unreadable": [{"path": p, "reason": r} for p, r in self.unreadable],
+            "without_face": self.no_face,
+            "unreadable": [{"photo": p, "reason": r} for p, r in self.unreadable],
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
         }
@@ -175,12 +175,16 @@ def _check_settings(index: Index, settings: Settings) -> None:
 
 
 def settings_mismatch(index: Index, stored: Settings, wanted: Settings) -> str:
-    diff = ", ".join(
-        f"{k}={v} (index: {stored.as_dict()[k]})"
-        for k, v in wanted.as_dict().items()
-        if stored.as_dict()[k] != v
-    )
+    diff = settings_diff(stored, wanted, "index")
     return f"{index.path} was built with other settings: {diff}; use a new --index"
+
+
+def settings_diff(stored: Settings, wanted: Settings, where: str) -> str:
+    """``jitters=2 (index: 1)``: each field ``wanted`` that differs from ``stored``."""
+    had = stored.as_dict()
+    return ", ".join(
+        f"{k}={v} ({where}: {had[k]})" for k, v in wanted.as_dict().items() if had[k] != v
+    )
 
 
 def _walk(root: str) -> Iterator[tuple[str, os.stat_result | OSError]]:

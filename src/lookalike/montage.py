@@ -122,21 +122,20 @@ def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image
                 [f"query: {q.label}", "(their mean face)"],
                 QUERY_FRAME,
             )
-        rows.append([query] + [_match_tile(m, idx) for m in matches if m.query_face == n])
+        rows.append([query] + [_match_tile(m, idx) for m in matches if m.face == n + 1])
     if q.exclude:
         title = f"nearest to {q.label}, their own photos left out"
     else:
         what = "faces" if len(q.chips) > 1 else "face"
         title = f"nearest to the {what} in {os.path.basename(q.label)}"
-    return render(rows, title + " (green: within the same-person tolerance)")
+    return render(rows, title + " (green: probably the same person)")
 
 
 def _match_tile(m: Match, idx: Index) -> Tile:
     name = m.name if m.name is not None else "(unnamed)"
-    same = "same person" if m.same_person else ""
     return Tile(
         decode_chip(idx.chip(m.face_id)),
-        [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", same],
+        [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", m.resemblance],
         SAME_FRAME if m.same_person else OTHER_FRAME,
         SAME_FRAME,
     )
@@ -155,7 +154,7 @@ def pair_montage(result: Comparison, chip_a: np.ndarray, chip_b: np.ndarray) -> 
     verdict = "same person" if result.same_person else "different people"
     tiles = [
         Tile(Image.fromarray(chip), [os.path.basename(path)], frame)
-        for chip, path in ((chip_a, result.a), (chip_b, result.b))
+        for chip, path in ((chip_a, result.a.photo), (chip_b, result.b.photo))
     ]
     return render(
         [tiles],
@@ -164,8 +163,10 @@ def pair_montage(result: Comparison, chip_a: np.ndarray, chip_b: np.ndarray) -> 
 
 
 def save(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write ``image``; the format follows the file name (PNG when it has no known suffix)."""
+    """Write ``image``, making its folder if need be; the format follows the file name (PNG
+    when it has no known suffix)."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = None if path.suffix.lower() in Image.registered_extensions() else "PNG"
     image.save(path, fmt)
     return path
