@@ -37,7 +37,7 @@ def test_match_without_an_index_uses_the_gallery_and_says_so(no_index_of_ones_ow
     assert result.exit_code == 0, result.output
     best = json.loads(result.stdout)[0]
     assert best["name"] == "Joseph_Biden" and best["same_person"]
-    assert best["path"].startswith("Joseph_Biden_") and best["path"].endswith(".jpg")
+    assert best["path"].startswith("Joseph_Biden/Joseph_Biden_") and best["path"].endswith(".jpg")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "built-in LFW gallery" in result.stderr
 
