@@ -36,11 +36,13 @@ lint: install
 	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/ruff format --check src tests bench scripts
 
-# match a photo against the built-in LFW gallery; with GALLERY=folder, index that folder of
+# match a photo against the built-in LFW gallery (with the LFW photos at $(LFW), pictures of
+# it show their faces: the folder is remembered); with GALLERY=folder, index that folder of
 # people first (incremental: only new photos are encoded) and match against it instead
 match: install
 	$(if $(GALLERY),$(BIN)/lookalike index "$(GALLERY)")
-	$(BIN)/lookalike match "$(PHOTO)" --top 5 $(if $(GALLERY),,--gallery lfw)
+	$(BIN)/lookalike match "$(PHOTO)" --top 5 \
+		$(if $(GALLERY),,--gallery lfw $(if $(wildcard $(LFW)/images),--lfw "$(LFW)"))
 
 # the built-in galleries (committed): a face from every LFW photo, one file per preset
 # (default, best), each the cohort that calibrates verdicts made with its settings;

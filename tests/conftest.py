@@ -13,14 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LOOKALIKE_TEST_DATA", ROOT.parent / "shared" / "data"))
 EXAMPLES = DATA / "examples"
 CELEBS = DATA / "celebs5"
+LFW = DATA / "lfw"
 
 needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"no test photos at {DATA}")
 
 
 @pytest.fixture(autouse=True)
 def _isolated_index(tmp_path, monkeypatch):
-    """No test ever touches the user's real index."""
+    """No test ever touches the user's real index, or their config (the LFW folder)."""
     monkeypatch.setenv("LOOKALIKE_INDEX", str(tmp_path / "default-index.db"))
+    monkeypatch.setenv("LOOKALIKE_CONFIG", str(tmp_path / "config.json"))
+    monkeypatch.delenv("LOOKALIKE_LFW", raising=False)
 
 
 @pytest.fixture(scope="session")

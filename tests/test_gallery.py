@@ -37,7 +37,7 @@ def test_match_without_an_index_uses_the_gallery_and_says_so(no_index_of_ones_ow
     assert result.exit_code == 0, result.output
     best = json.loads(result.stdout)["matches"][0]
     assert best["name"] == "Joseph_Biden" and best["same_person"]
-    assert "Joseph_Biden_" in best["photo"] and best["photo"].endswith(".jpg")
+    assert best["photo"].startswith("Joseph_Biden/Joseph_Biden_") and best["photo"].endswith(".jpg")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "built-in LFW gallery" in result.stderr
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from . import config, search, verdict
 from . import faces as facelib
-from . import search, verdict
 from .cohort import Cohort
 from .faces import Face, Settings
 from .gallery import BuiltinGallery, builtin_gallery, cohort_for
@@ -263,16 +263,19 @@ def open_index(
     index_path: str | os.PathLike | None = None,
     gallery: str | None = None,
     settings: dict | None = None,
+    lfw: str | os.PathLike | None = None,
 ) -> Index | BuiltinGallery:
     """What to match against: the built-in LFW gallery when ``gallery="lfw"``, or when no
     index is named (neither ``index_path`` nor ``$LOOKALIKE_INDEX``) and the default index
     does not exist yet; otherwise the index file.  The built-in gallery is the one made with
-    the ``settings`` asked for (``--quality best`` has its own), else the default one."""
+    the ``settings`` asked for (``--quality best`` has its own), else the default one; its
+    faces are cut from the LFW photos in ``lfw``, else where :func:`config.find_lfw` finds
+    them, if anywhere."""
     if gallery is not None and gallery != BuiltinGallery.NAME:
         raise ValueError(f"unknown gallery {gallery!r} (built in: {BuiltinGallery.NAME})")
     unnamed = index_path is None and not os.environ.get("LOOKALIKE_INDEX")
     if gallery or (unnamed and not default_path().exists()):
-        return builtin_gallery(Settings(**{**Settings().as_dict(), **(settings or {})}))
+        return builtin_gallery(Settings(**{**Settings().as_dict(), **(settings or {})}), lfw)
     return Index.open(index_path)
 
 
@@ -471,7 +474,9 @@ def distance(
 
 
 def info(index_path: str | os.PathLike | None = None) -> dict:
-    """Where the index is, what made it, and how much it holds."""
+    """Where the index is, what made it, and how much it holds; where the LFW photos are
+    (``lfw``: None when not known)."""
+    lfw = config.find_lfw()
     with Index.open(index_path) as idx:
         meta = idx.meta()
         settings = idx.settings()
@@ -482,6 +487,7 @@ def info(index_path: str | os.PathLike | None = None) -> dict:
             "dlib_at_index": _json_or_none(meta.get("dlib")),
             "dlib_running": facelib.dlib_info(),
             **idx.counts(),
+            "lfw": str(lfw) if lfw else None,
         }
 
 

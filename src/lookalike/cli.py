@@ -7,10 +7,11 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from functools import wraps
+from pathlib import Path
 
 import click
 
-from . import api, export, facemap, maphtml, montage, search
+from . import api, config, export, facemap, maphtml, montage, search
 from .faces import QUALITY, ModelError, Settings
 from .gallery import BuiltinGallery
 from .images import DEFAULT_MAX_PIXELS, ImageError
@@ -243,6 +244,12 @@ def _report_totals(c: dict[str, int]) -> None:
     help="Match against the built-in gallery: a face from every photo of LFW "
     "(5,749 people), used anyway when you have no index of your own.",
 )
+@click.option(
+    "--lfw",
+    metavar="DIR",
+    help="The LFW folder (holding images/): pictures of the built-in gallery show its faces, "
+    "cut from these photos.  Remembered for the next runs.  [env LOOKALIKE_LFW]",
+)
 @top_option("How many people (or faces) to list.")
 @click.option(
     "--faces", "per_face", is_flag=True, help="List faces, not people (bystanders included)."
@@ -263,6 +270,7 @@ def match_cmd(
     query,
     index_path,
     gallery,
+    lfw,
     top,
     per_face,
     all_faces,
@@ -287,9 +295,10 @@ def match_cmd(
       lookalike match me.jpg --gallery lfw
       lookalike match obama --faces --json
       lookalike match me.jpg --save matches.png --open
+      lookalike match me.jpg --gallery lfw --save m.png --lfw ~/lfw
     """
     wanted = wanted_settings(model, upsample, jitters, quality)
-    with api.open_index(index_path, gallery, wanted) as idx:
+    with api.open_index(index_path, gallery, wanted, _lfw_folder(lfw)) as idx:
         if isinstance(idx, BuiltinGallery):
             click.echo(
                 f"matching against {idx.describe()}; `lookalike index DIR` makes your own", err=True
@@ -310,6 +319,8 @@ def match_cmd(
         else:
             _print_matches(q, matches)
         if save or open_picture:
+            if isinstance(idx, BuiltinGallery) and idx.lfw is None:
+                click.echo(LFW_HINT, err=True)
             _picture(montage.match_montage(idx, q, matches), save, open_picture, "matches")
 
 
@@ -335,6 +346,24 @@ def _box_words(box: list[int] | None) -> str:
         return "mean face"
     top, right, bottom, left = box
     return f"left {left}, top {top}, {right - left}x{bottom - top} px"
+
+
+LFW_HINT = (
+    "faces of the built-in gallery need the LFW photos: --lfw DIR or LOOKALIKE_LFW=DIR "
+    "(the folder holding images/; remembered)"
+)
+
+
+def _lfw_folder(option: str | None) -> Path | None:
+    """The LFW folder named by ``--lfw`` or ``$LOOKALIKE_LFW``, remembered for the next runs
+    (and said so when that is new); None when neither names one."""
+    named = config.named_lfw(option)
+    if not named:
+        return None
+    root = config.lfw_root(named)
+    if config.remember("lfw", str(root)):
+        click.echo(f"remembered the LFW folder {root} for pictures", err=True)
+    return root
 
 
 def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
@@ -462,10 +491,18 @@ def info_cmd(index_path, as_json, verbose):
         f"settings:  {_settings_line(data['settings'])}",
         f"dlib:      {_dlib_line(data['dlib_running'])} running; "
         f"index made with {_dlib_line(data['dlib_at_index'])}",
+        f"lfw:       {_lfw_line(data['lfw'])}",
     ]
     click.echo("\n".join(lines))
     for p in data.get("problems", []):
         click.echo(f"  {p['status']}: {p['photo']}" + (f": {p['error']}" if p["error"] else ""))
+
+
+def _lfw_line(lfw: str | None) -> str:
+    """Where the LFW photos are, and what that changes."""
+    if lfw:
+        return f"{lfw} (pictures of the built-in gallery show its faces)"
+    return "not set (pictures of the built-in gallery show name cards; match --lfw DIR)"
 
 
 def _dlib_line(dlib: dict | None) -> str:

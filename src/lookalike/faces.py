@@ -13,6 +13,7 @@ import importlib.util
 import io
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
@@ -195,9 +196,7 @@ class Face:
         return (bottom - top) * (right - left)
 
     def chip_jpeg(self, quality: int = 88) -> bytes:
-        buf = io.BytesIO()
-        Image.fromarray(self.chip).save(buf, "JPEG", quality=quality)
-        return buf.getvalue()
+        return chip_jpeg(self.chip, quality)
 
 
 def model_dir() -> Path:
@@ -418,14 +417,7 @@ def _scale_rect(rect, factor: float, shape: tuple[int, ...]):
 def _encode(photo: Photo, rect, settings: Settings) -> Face:
     """The face in ``rect``: one aligned chip per landmark model and padding, their mean
     encoding; the chip kept is the first model's with the first padding."""
-    import dlib
-
-    shapes = [_landmarks(name)(photo.pixels, rect) for name in settings.landmarks.split("+")]
-    chips = [
-        dlib.get_face_chip(photo.pixels, shape, CHIP_SIZE, padding)
-        for shape in shapes
-        for padding in settings.paddings
-    ]
+    chips = _chips(photo.pixels, rect, settings.landmarks.split("+"), settings.paddings)
     embedding = embed(chips, settings)
     s = photo.scale
     box = (
@@ -435,6 +427,33 @@ def _encode(photo: Photo, rect, settings: Settings) -> Face:
         max(0, round(rect.left() * s)),
     )
     return Face(box=box, embedding=embedding, chip=chips[0])
+
+
+def cut_chip(photo: Photo, box: Sequence[int], settings: Settings) -> np.ndarray:
+    """The aligned chip of the face at ``box`` (``Face.box``: top, right, bottom, left in the
+    original photo's pixels), the one :func:`detect` keeps: the first landmark model's, cut
+    with the first padding, cut from the working pixels as ``encode_from="photo"`` does.  In a
+    photo worked on at full size (every LFW photo) it is that chip to the bit."""
+    import dlib
+
+    top, right, bottom, left = (round(v / photo.scale) for v in box)
+    rect = dlib.rectangle(left, top, right, bottom)
+    return _chips(photo.pixels, rect, settings.landmarks.split("+")[:1], settings.paddings[:1])[0]
+
+
+def _chips(pixels: np.ndarray, rect, landmarks: list[str], paddings: list[float]) -> list:
+    """One aligned chip per landmark model and padding, model by model."""
+    import dlib
+
+    shapes = [_landmarks(name)(pixels, rect) for name in landmarks]
+    return [dlib.get_face_chip(pixels, s, CHIP_SIZE, pad) for s in shapes for pad in paddings]
+
+
+def chip_jpeg(chip: np.ndarray, quality: int = 88) -> bytes:
+    """An aligned chip as JPEG bytes, as an index stores it."""
+    buf = io.BytesIO()
+    Image.fromarray(chip).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
 
 
 def embed(chips: list[np.ndarray], settings: Settings) -> np.ndarray:

@@ -19,6 +19,7 @@ the same matching code serves both.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -34,7 +35,8 @@ import numpy as np
 import platformdirs
 
 from .cohort import Cohort, offset_for
-from .faces import QUALITY, TOLERANCE, Settings, detect
+from .config import find_lfw
+from .faces import QUALITY, TOLERANCE, Settings, chip_jpeg, cut_chip, detect
 from .images import load_photo
 from .index import Gallery, Index, IndexFileError
 
@@ -212,6 +214,8 @@ class BuiltinGallery:
             self.X = np.ascontiguousarray(data["X"], dtype=np.float32)
             #: None in a gallery made before verdicts were calibrated (2026-12-03)
             self.offset = float(data["offset"]) if "offset" in data else None
+        #: the LFW folder (holding ``images/``) when its photos are here (:func:`builtin_gallery`)
+        self.lfw: Path | None = None
 
     def cohort(self, without: Iterable[str] = ()) -> Cohort:
         """The gallery as a cohort to calibrate against, less the people named ``without``."""
@@ -248,9 +252,22 @@ class BuiltinGallery:
             return []
         return np.flatnonzero(self.person == self.names.index(name)).tolist()
 
-    def chip(self, face_id: int) -> None:
-        """No pixels are shipped: results show the person and the LFW file name."""
-        return None
+    def chip(self, face_id: int) -> bytes | None:
+        """The face as JPEG, like an index's chips: no pixels are shipped, so it is cut from
+        its LFW photo by the stored box, aligned as when the gallery was made; None when the
+        LFW folder is not known or lacks the photo."""
+        path = self.photo_path(face_id)
+        if path is None or not path.is_file():
+            return None
+        return chip_jpeg(cut_chip(load_photo(path), self.boxes[face_id].tolist(), self._settings))
+
+    def photo_path(self, face_id: int) -> Path | None:
+        """Where the face's LFW photo is, when the LFW folder is known."""
+        return self.lfw / "images" / self._photo(face_id) if self.lfw else None
+
+    def _photo(self, face_id: int) -> str:
+        """The face's LFW photo relative to ``images/``: ``Name/Name_0005.jpg``."""
+        return f"{self.names[self.person[face_id]]}/{self.files[face_id]}"
 
     def counts(self) -> dict[str, int]:
         return {"photos": len(self.X), "faces": len(self.X), "people": len(self.names)}
@@ -268,7 +285,7 @@ class BuiltinGallery:
             out[i] = {
                 "name": name,
                 "photo_name": name,
-                "path": str(self.files[i]),
+                "path": str(self.photo_path(i) or self._photo(i)),
                 "box": self.boxes[i].tolist(),
             }
         return out
@@ -291,10 +308,14 @@ def _load(path: Path | None) -> BuiltinGallery:
     return BuiltinGallery(path)
 
 
-def builtin_gallery(settings: Settings) -> BuiltinGallery:
+def builtin_gallery(settings: Settings, lfw: str | os.PathLike | None = None) -> BuiltinGallery:
     """The packaged gallery made with ``settings``, else the default one; loaded once a
-    process (it is read-only), so matching against it and calibrating share one load."""
-    return _load(packaged(settings) or packaged(Settings()))
+    process (it is read-only), so matching against it and calibrating share one load.  Each
+    call has its own copy (the arrays shared) that knows where the LFW photos are:
+    :func:`~lookalike.config.find_lfw` of ``lfw``."""
+    gallery = copy.copy(_load(packaged(settings) or packaged(Settings())))
+    gallery.lfw = find_lfw(lfw)
+    return gallery
 
 
 @cache

@@ -1,7 +1,9 @@
 """Pictures of an answer: the query's face beside its matches, two faces side by side.
 
 Every face shown is an aligned chip: the query's comes from encoding it, the matches' from the
-index (stored as JPEG at index time), so a montage needs none of the original photos.  Tiles
+index (stored as JPEG at index time), so a montage needs none of the original photos.  The
+built-in gallery stores no pixels: its faces are cut from the LFW photos when they are here,
+and a face that cannot be shown is a card saying whose it is and why (:func:`_draw_card`).  Tiles
 are laid out on a fixed grid (:func:`chip_origin`), one row per query face: the query first,
 a gap, then its matches, each framed green when within the same-person tolerance.
 """
@@ -35,7 +37,11 @@ INK = (30, 30, 30)
 QUERY_FRAME = (52, 101, 164)
 SAME_FRAME = (46, 157, 75)
 OTHER_FRAME = (200, 200, 200)
-MISSING = (225, 225, 225)  # a face whose chip the index does not hold
+CARD = (244, 241, 234)  # a face that cannot be shown: a card, not a blank square
+CARD_FIGURE = (214, 208, 196)
+CARD_NOTE_INK = (105, 100, 92)
+CARD_NOTE = "photo not installed"
+CARD_NOTE_Y = 127  # the note's top, in the card
 
 TILE_W = CHIP_SIZE + 2 * FRAME
 ROW_H = CHIP_SIZE + 2 * FRAME + CAPTION_LINES * LINE + PAD
@@ -49,6 +55,7 @@ class Tile:
     lines: list[str]
     frame: tuple[int, int, int]
     ink: tuple[int, int, int] = INK
+    card: str = ""  # whose face, on the card drawn when there is no chip
 
 
 def chip_origin(row: int, col: int) -> tuple[int, int]:
@@ -78,7 +85,7 @@ def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int
         fill=tile.frame,
     )
     if tile.chip is None:
-        draw.rectangle((x, y, x + CHIP_SIZE - 1, y + CHIP_SIZE - 1), fill=MISSING)
+        _draw_card(draw, tile.card, x, y)
     else:
         image.paste(tile.chip.resize((CHIP_SIZE, CHIP_SIZE)), (x, y))
     font = _font(13)
@@ -90,6 +97,35 @@ def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int
             fill=ink,
             font=font,
         )
+
+
+def _draw_card(draw: ImageDraw.ImageDraw, name: str, x: int, y: int) -> None:
+    """In place of a face that cannot be shown: a figure, whose face it is, and why not
+    (plain to read as a card, never as a picture that failed to draw)."""
+    draw.rectangle((x, y, x + CHIP_SIZE - 1, y + CHIP_SIZE - 1), fill=CARD)
+    mid = x + CHIP_SIZE // 2
+    draw.ellipse((mid - 17, y + 12, mid + 17, y + 46), fill=CARD_FIGURE)  # head
+    draw.pieslice((mid - 38, y + 50, mid + 38, y + 120), 180, 360, fill=CARD_FIGURE)
+    font = _font(14)
+    for i, line in enumerate(_wrap(name.replace("_", " "), CHIP_SIZE - 10, font, 2)):
+        draw.text((mid, y + 90 + i * LINE), line, fill=INK, font=font, anchor="mt")
+    draw.text((mid, y + CARD_NOTE_Y), CARD_NOTE, fill=CARD_NOTE_INK, font=_font(12), anchor="mt")
+
+
+def _wrap(text: str, width: int, font, lines: int) -> list[str]:
+    """``text`` in at most ``lines`` lines of ``width`` pixels, broken between words; the
+    last one cut short with '...' if it must be."""
+    out: list[str] = []
+    words = text.split()
+    while words and len(out) < lines - 1:
+        n = 1
+        while n < len(words) and font.getlength(" ".join(words[: n + 1])) <= width:
+            n += 1
+        out.append(_fit(" ".join(words[:n]), width, font))
+        words = words[n:]
+    if words:
+        out.append(_fit(" ".join(words), width, font))
+    return out
 
 
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
@@ -121,6 +157,7 @@ def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image
                 decode_chip(idx.chip(_nearest_own_face(idx, q.embeddings[n], q.label))),
                 [f"query: {q.label}", "(their mean face)"],
                 QUERY_FRAME,
+                card=q.label,
             )
         rows.append([query] + [_match_tile(m, idx) for m in matches if m.face == n + 1])
     if q.exclude:
@@ -138,6 +175,7 @@ def _match_tile(m: Match, idx: Index) -> Tile:
         [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", m.resemblance],
         SAME_FRAME if m.same_person else OTHER_FRAME,
         SAME_FRAME,
+        name,
     )
 
 
