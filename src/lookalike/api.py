@@ -317,12 +317,7 @@ def match_query(
     out: list[Match] = []
     for n, (found, first) in enumerate(zip(hits, firsts, strict=True)):
         e = q.embeddings[n]
-        near = _verdict_distances(cohort, e, gallery, first)
-        if tolerance is None:
-            same = verdict.same_person(near[0], near[1] if len(near) > 1 else None, people)
-        else:
-            same = bool(near[0] <= tolerance)
-        same_code = gallery.person[first[0][0]] if same else None
+        same_code = _same_person(cohort, e, gallery, first, people, tolerance)
         d = [dist for _, dist in found]
         calibrated = _verdict_distances(cohort, e, gallery, found) if cohort else None
         for i, (r, dist) in enumerate(found):
@@ -370,6 +365,26 @@ def match_report(
 def people(idx: Index | BuiltinGallery) -> list[dict]:
     """Each indexed person: name, credited faces, photos."""
     return [{"name": n, "faces": f, "photos": p} for n, f, p in idx.people()]
+
+
+def _same_person(
+    cohort: Cohort | None,
+    e: np.ndarray,
+    gallery: Gallery,
+    first: list[tuple[int, float]],
+    people: int,
+    tolerance: float | None,
+) -> int | None:
+    """The person code of the nearest person ``first[0]`` when the verdict is that they
+    are the query's person, else None."""
+    if not first:
+        return None
+    near = _verdict_distances(cohort, e, gallery, first)
+    if tolerance is None:
+        same = verdict.same_person(near[0], near[1] if len(near) > 1 else None, people)
+    else:
+        same = near[0] <= tolerance
+    return int(gallery.person[first[0][0]]) if same else None
 
 
 def _verdict_distances(

@@ -337,7 +337,8 @@ def _print_matches(q: api.Query, matches: Sequence[api.Match]) -> None:
     for n, box in enumerate(q.boxes, start=1):
         if len(q.boxes) > 1:
             click.echo(f"\nface {n} ({_box_words(box)}):")
-        click.echo(_match_table([m for m in matches if m.face == n]))
+        found = [m for m in matches if m.face == n]
+        click.echo(_match_table(found) if found else "(no one else in the index)")
 
 
 def _box_words(box: list[int] | None) -> str:
