@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-lfw gallery clean
+.PHONY: install install-fast test lint match bench bench-lfw bench-harder gallery clean
 
 install: $(STAMP)
 
@@ -57,6 +57,10 @@ gallery: install
 # LFW accuracy: View 2 (10 folds) and rank-1/rank-5; LFW_ARGS="--quality best", "--view dev"
 bench-lfw: install
 	$(BIN)/python bench/lfw.py --lfw "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)") $(LFW_ARGS)
+
+# a query's face found by looking harder (upsampled, CNN) against the index's own (200 photos)
+bench-harder: install
+	$(BIN)/python bench/look_harder.py --lfw "$(LFW)"
 
 # lookalike vs face_recognition's CLI, one run, ratios (issue 3); a quick look:
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)
