@@ -37,7 +37,7 @@ import platformdirs
 from .cohort import Cohort, offset_for
 from .config import find_lfw
 from .faces import QUALITY, TOLERANCE, Settings, chip_jpeg, cut_chip, detect
-from .images import load_photo
+from .images import ImageError, load_photo
 from .index import Gallery, Index, IndexFileError
 
 NAME = "lfw"
@@ -255,11 +255,15 @@ class BuiltinGallery:
     def chip(self, face_id: int) -> bytes | None:
         """The face as JPEG, like an index's chips: no pixels are shipped, so it is cut from
         its LFW photo by the stored box, aligned as when the gallery was made; None when the
-        LFW folder is not known or lacks the photo."""
+        LFW folder is not known or lacks the photo (or holds a damaged one)."""
         path = self.photo_path(face_id)
-        if path is None or not path.is_file():
+        try:
+            photo = load_photo(path) if path else None
+        except ImageError:
+            photo = None
+        if photo is None:
             return None
-        return chip_jpeg(cut_chip(load_photo(path), self.boxes[face_id].tolist(), self._settings))
+        return chip_jpeg(cut_chip(photo, self.boxes[face_id].tolist(), self._settings))
 
     def photo_path(self, face_id: int) -> Path | None:
         """Where the face's LFW photo is, when the LFW folder is known."""
