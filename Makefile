@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-lfw gallery clean
+.PHONY: install install-fast test lint match bench bench-lfw bench-openset gallery clean
 
 install: $(STAMP)
 
@@ -55,6 +55,12 @@ gallery: install
 # LFW accuracy: View 2 (10 folds) and rank-1/rank-5; LFW_ARGS="--quality best", "--view dev"
 bench-lfw: install
 	$(BIN)/python bench/lfw.py --lfw "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)") $(LFW_ARGS)
+
+# open set: is the top-1 of a match the same person when that person may not be in the
+# gallery? FAR and DIR of the verdict (lookalike.verdict) from the packaged galleries alone
+# (~2 min); OPENSET_ARGS="--choose" also prints the View 1 grid its constants come from
+bench-openset: install
+	$(BIN)/python bench/openset.py --lfw "$(LFW)" $(OPENSET_ARGS)
 
 # lookalike vs face_recognition's CLI, one run, ratios (issue 3); a quick look:
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)
