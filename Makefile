@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-lfw bench-harder gallery clean
+.PHONY: install install-fast test lint match bench bench-lfw bench-harder bench-openset gallery clean
 
 install: $(STAMP)
 
@@ -61,6 +61,12 @@ bench-lfw: install
 # a query's face found by looking harder (upsampled, CNN) against the index's own (200 photos)
 bench-harder: install
 	$(BIN)/python bench/look_harder.py --lfw "$(LFW)"
+
+# open set: is the top-1 of a match the same person when that person may not be in the
+# gallery? FAR and DIR of the verdict (lookalike.verdict) from the packaged galleries alone
+# (~2 min); OPENSET_ARGS="--choose" also prints the View 1 grid its constants come from
+bench-openset: install
+	$(BIN)/python bench/openset.py --lfw "$(LFW)" $(OPENSET_ARGS)
 
 # lookalike vs face_recognition's CLI, one run, ratios (issue 3); a quick look:
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)

@@ -64,7 +64,10 @@ def test_quality_best_matches_against_the_gallery_made_with_it(no_index_of_ones_
     assert result.exit_code == 0, result.output
     assert "--quality best" in result.stderr
     best = json.loads(result.stdout)["matches"][0]
-    assert best["name"] == "Joseph_Biden" and best["same_person"]
+    # among 5,749 people the open-set line is strict (docs/open-set.md): the right person,
+    # called the same or a very close lookalike
+    assert best["name"] == "Joseph_Biden" and best["calibrated"] < 0.45
+    assert best["resemblance"] in ("probably the same person", "very close lookalike")
 
 
 def test_an_index_of_ones_own_is_used_when_there_is_one(tmp_path):

@@ -310,7 +310,7 @@ def match_query(
     with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
         gallery = idx.gallery()
         hits = [rank(gallery, e, top, per_person, q.exclude) for e in q.embeddings]
-        firsts = [rank(gallery, e, 2, True, q.exclude) for e in q.embeddings]
+        firsts = [rank(gallery, e, 1, True, q.exclude) for e in q.embeddings]
         info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
     cohort = cohort_for(idx.settings())
     people = len(gallery.names) - (q.exclude in gallery.names)
@@ -379,11 +379,11 @@ def _same_person(
     are the query's person, else None."""
     if not first:
         return None
-    near = _verdict_distances(cohort, e, gallery, first)
+    near = _verdict_distances(cohort, e, gallery, first)[0]
     if tolerance is None:
-        same = verdict.same_person(near[0], near[1] if len(near) > 1 else None, people)
+        same = verdict.same_person(near, people, calibrated=cohort is not None)
     else:
-        same = near[0] <= tolerance
+        same = near <= tolerance
     return int(gallery.person[first[0][0]]) if same else None
 
 
