@@ -14,12 +14,16 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import search
+from . import fonts, search
 from .api import Query
 from .index import Index
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 METHODS = ("pca", "tsne", "umap")
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
@@ -124,6 +128,12 @@ class FaceMap:
         if self.space.unit == "faces" and people:
             what += f" of {people} people"
         return f"{what}, {METHOD_NAMES[self.method]} of the 128-d face embeddings"
+
+    def texts(self) -> list[str]:
+        """Every text the picture may show."""
+        shown = self.space.names if self.space.coloured else []
+        labels = [self.space.label(r) for r in self.neighbours]
+        return [self.title, *self.notes, self.query_name, *shown, *labels]
 
 
 def for_index(
@@ -248,7 +258,20 @@ def _umap(X: np.ndarray, seed: int) -> np.ndarray:
 
 
 def draw(m: FaceMap, path: str | os.PathLike) -> None:
-    """The map as a picture (PNG, or any format matplotlib knows from the file name)."""
+    """The map as a picture (PNG, or any format matplotlib knows from the file name).
+
+    Text takes each letter from the first installed font that has it (:mod:`fonts`); letters
+    none has are reported in one line, not as matplotlib's warning per glyph.
+    """
+    from matplotlib import rc_context
+
+    fonts.report_missing(m.texts(), per_glyph=True)
+    with rc_context({"font.family": fonts.matplotlib_families()}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing from", UserWarning)
+        _figure(m).savefig(path, bbox_inches="tight")
+
+
+def _figure(m: FaceMap) -> Figure:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -282,7 +305,7 @@ def draw(m: FaceMap, path: str | os.PathLike) -> None:
     ax.set_title(m.title, fontsize=12)
     if m.notes:
         fig.text(0.01, 0.01, "; ".join(m.notes), fontsize=8, color="#555555")
-    fig.savefig(path, bbox_inches="tight")
+    return fig
 
 
 def _draw_query(ax, m: FaceMap) -> None:

@@ -20,6 +20,7 @@ import click
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from . import fonts
 from .api import Comparison, Match, Query
 from .faces import CHIP_SIZE
 from .index import Index
@@ -65,7 +66,10 @@ def render(rows: Sequence[Sequence[Tile]], title: str) -> Image.Image:
     height = TITLE_H + PAD + len(rows) * ROW_H
     image = Image.new("RGB", (max(width, 2 * TILE_W), height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    draw.text((PAD, PAD), _fit(title, image.width - 2 * PAD, _font(15)), fill=INK, font=_font(15))
+    captions = [t for row in rows for tile in row for t in tile.lines[:CAPTION_LINES]]
+    fonts.report_missing([title, *captions])
+    title_font = fonts.pil_font(title, 15)
+    draw.text((PAD, PAD), _fit(title, image.width - 2 * PAD, title_font), fill=INK, font=title_font)
     for r, row in enumerate(rows):
         for c, tile in enumerate(row):
             _draw_tile(image, draw, tile, *chip_origin(r, c))
@@ -81,9 +85,9 @@ def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int
         draw.rectangle((x, y, x + CHIP_SIZE - 1, y + CHIP_SIZE - 1), fill=MISSING)
     else:
         image.paste(tile.chip.resize((CHIP_SIZE, CHIP_SIZE)), (x, y))
-    font = _font(13)
     for i, text in enumerate(tile.lines[:CAPTION_LINES]):
         ink = tile.ink if i == CAPTION_LINES - 1 else INK
+        font = fonts.pil_font(text, 13)
         draw.text(
             (x - FRAME, y + CHIP_SIZE + FRAME + 3 + i * LINE),
             _fit(text, TILE_W, font),
@@ -92,11 +96,7 @@ def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int
         )
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
-def _fit(text: str, width: int, font) -> str:
+def _fit(text: str, width: int, font: ImageFont.FreeTypeFont) -> str:
     """``text``, cut short with '...' to fit ``width`` pixels."""
     if font.getlength(text) <= width:
         return text
