@@ -7,11 +7,13 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import CELEBS, needs_data
+from matplotlib.colors import to_rgb
 from PIL import Image
 
 from lookalike import api, facemap
@@ -72,6 +74,29 @@ def test_tsne_maps_a_sample_that_keeps_the_neighbours(celebs_index):
     ]
     assert np.allclose(m.distances, full.distances)
     assert np.isfinite(m.xy).all() and m.query_xy is not None
+
+
+def lab(colour: str) -> np.ndarray:
+    """CIELAB of an sRGB colour (D65), where distances follow what the eye sees."""
+    rgb = np.array(to_rgb(colour))
+    linear = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = m @ linear / np.array([0.95047, 1.0, 1.08883])
+    fx, fy, fz = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
+
+
+def test_every_person_gets_a_clearly_different_colour(celebs_index):
+    with Index.open(celebs_index) as idx:
+        space = facemap.face_space(idx)
+    people = replace(space, person=np.arange(len(space)) % facemap.MAX_COLOURED)
+    people.names = [f"p{i}" for i in range(facemap.MAX_COLOURED)]
+    colours = people.colours()
+    assert len(set(colours[:-1])) == facemap.MAX_COLOURED and colours[-1] == facemap.BYSTANDER
+    # tab20 has pairs 17 apart (a light and a dark blue...); these are all at least 25
+    for i, a in enumerate(colours[:-1]):
+        for b in [*colours[:i], facemap.BYSTANDER, facemap.HIGHLIGHT]:
+            assert np.linalg.norm(lab(a) - lab(b)) > 25, (a, b)
 
 
 def test_per_person_tsne_png(tmp_path, celebs_index):

@@ -28,8 +28,17 @@ if TYPE_CHECKING:
 METHODS = ("pca", "tsne", "umap")
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 DEFAULT_SAMPLE = 2000
+#: One colour per person: tab10's hues and black first (a map of up to 10 people shows no two
+#: of one hue family), then ten more; all at least 27 apart in CIELAB, where tab20's light and
+#: dark pairs of one hue come as close as 17; none near the bystanders' grey or the gold star.
+PALETTE = (
+    *("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"),
+    *("#8c564b", "#e377c2", "#bcbd22", "#17becf", "#000000"),
+    *("#0000ff", "#ff00ff", "#556b2f", "#ff1493", "#9932cc"),
+    *("#cd853f", "#66cdaa", "#4169e1", "#000080", "#800000"),
+)
 #: Up to this many people, each gets a colour and a legend entry.
-MAX_COLOURED = 20
+MAX_COLOURED = len(PALETTE)
 BYSTANDER = "#b8b8b8"
 ONE_COLOUR = "#4c72b0"
 HIGHLIGHT = "#ffd700"
@@ -63,15 +72,18 @@ class Space:
         )
 
     def colours(self) -> list[str]:
-        """A colour per person code (index ``-1``, the last, is the bystanders')."""
-        shown = len(np.unique(self.person[self.person >= 0]))
-        if shown > MAX_COLOURED:
-            return [ONE_COLOUR] * len(self.names) + [BYSTANDER]
-        from matplotlib import colormaps
-        from matplotlib.colors import to_hex
+        """A colour per person code (index ``-1``, the last, is the bystanders').
 
-        palette = [to_hex(c) for c in colormaps["tab20"].colors]
-        return [palette[i % len(palette)] for i in range(len(self.names))] + [BYSTANDER]
+        The people on the map get the palette's colours in turn; people the map leaves out
+        (a sample) get none of them.
+        """
+        shown = np.unique(self.person[self.person >= 0])
+        if len(shown) > MAX_COLOURED:
+            return [ONE_COLOUR] * len(self.names) + [BYSTANDER]
+        colours = [BYSTANDER] * (len(self.names) + 1)
+        for colour, code in zip(PALETTE, shown, strict=False):
+            colours[code] = colour
+        return colours
 
     @property
     def coloured(self) -> bool:
