@@ -68,12 +68,25 @@ def test_tsne_maps_a_sample_that_keeps_the_neighbours(celebs_index):
         space = facemap.face_space(idx)
         full = facemap.build(space, "pca", q, top=5)
         m = facemap.build(space, "tsne", q, top=5, sample=30)
-    assert len(m.space) == 30 and m.total == len(space) and "30 faces" in m.notes[0]
+    # the query's neighbours the random sample left out come after it
+    assert 30 <= len(m.space) <= 35 and m.total == len(space) and "30 faces" in m.notes[0]
     assert [m.space.label(r) for r in m.neighbours] == [
         full.space.label(r) for r in full.neighbours
     ]
     assert np.allclose(m.distances, full.distances)
     assert np.isfinite(m.xy).all() and m.query_xy is not None
+
+
+@pytest.mark.parametrize(("method", "sample"), [("pca", 2000), ("tsne", 2000), ("tsne", 30)])
+def test_a_query_does_not_move_the_map(celebs_index, method, sample):
+    with Index.open(celebs_index) as idx:
+        q = api.make_query(idx, str(QUERY), api.index_settings(idx))
+        space = facemap.face_space(idx)
+    plain = facemap.build(space, method, sample=sample)
+    marked = facemap.build(space, method, q, sample=sample)
+    assert np.array_equal(marked.xy[: len(plain.xy)], plain.xy)
+    assert marked.space.paths[: len(plain.xy)] == plain.space.paths
+    assert np.isfinite(marked.query_xy).all()
 
 
 def lab(colour: str) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 The 128-d embeddings are projected with PCA (linear and instant, even on all of LFW), t-SNE
 (scikit-learn; its cost grows much faster than the number of points, so above ``sample``
-points it maps a random sample that always keeps the query's neighbours) or UMAP (only when
-``umap-learn`` is installed).  The query is projected together with the faces, so it lands
-among them; its nearest neighbours are the nearest in the full 128-d space, not on the map.
+points it maps a random sample) or UMAP (only when ``umap-learn`` is installed).  The
+projection is fitted on the index's points alone, so a query does not move them; the query is
+then placed on that map (PCA and UMAP project it, t-SNE cannot: it goes among its nearest
+points).  Its nearest neighbours are the nearest in the full 128-d space, not on the map.
 Drawn with matplotlib's Agg renderer (no display needed); :mod:`maphtml` writes the same map
 as an interactive page.
 """
@@ -169,27 +170,46 @@ def build(
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
 ) -> FaceMap:
-    """Project ``space`` to 2-D (a sample of it for t-SNE/UMAP), the query's face with it."""
+    """Project ``space`` to 2-D (a sample of it for t-SNE/UMAP), then place the query on it.
+
+    The projection is fitted on the index's points alone, so the map looks the same with or
+    without a query.  Sampled, the query's neighbours that the sample left out are added at the
+    end and placed like the query.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown map method {method!r} (one of {', '.join(METHODS)})")
     if len(space) < 3:
         raise ValueError(f"a map needs at least 3 {space.unit} in the index; it has {len(space)}")
     nbrs, dist = _neighbours(space, query, top)
-    total, notes = len(space), []
+    total, notes, fitted = len(space), [], len(space)
     if method != "pca" and len(space) > sample:
-        rows = _sample(len(space), sample, nbrs, seed)
+        rows = _sample(len(space), sample, seed)
+        left_out = np.setdiff1d(nbrs, rows)
         notes.append(
             f"{METHOD_NAMES[method]} of {sample} {space.unit} drawn at random from "
             f"{total} (--sample N to change; PCA maps them all)"
         )
-        space, nbrs = space.take(rows), np.searchsorted(rows, nbrs)
-    X = space.X if query is None else np.vstack([space.X, query.embeddings[0][None, :]])
-    xy, axes = project(X, method, seed)
-    out = FaceMap(space, xy[: len(space)], method, axes, total, notes)
+        if len(left_out):
+            notes.append(
+                f"{len(left_out)} of the query's nearest {space.unit} were not in the sample: "
+                "they are placed like the query"
+            )
+        rows = np.concatenate([rows, left_out])
+        space, nbrs, fitted = space.take(rows), _positions(rows, nbrs), sample
+    extra = space.X[fitted:]
     if query is not None:
-        out.query, out.query_xy = query.label, xy[-1]
+        extra = np.vstack([extra, query.embeddings[0][None, :]])
+    xy, placed, axes = project(space.X[:fitted], method, seed, extra)
+    out = FaceMap(space, np.vstack([xy, placed[: len(space) - fitted]]), method, axes, total, notes)
+    if query is not None:
+        out.query, out.query_xy = query.label, placed[-1]
         out.neighbours, out.distances = nbrs, dist
     return out
+
+
+def _positions(rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each of ``wanted`` is in ``rows``."""
+    return np.array([int(np.flatnonzero(rows == w)[0]) for w in wanted], np.int64)
 
 
 def _neighbours(space: Space, query: Query | None, top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -210,22 +230,25 @@ def _neighbours(space: Space, query: Query | None, top: int) -> tuple[np.ndarray
     return rows, d[rows]
 
 
-def _sample(n: int, size: int, keep: np.ndarray, seed: int) -> np.ndarray:
-    """``size`` sorted row numbers out of ``n``, chosen at random, ``keep`` among them."""
-    rest = np.setdiff1d(np.arange(n), keep)
-    chosen = np.random.default_rng(seed).choice(rest, size - len(keep), replace=False)
-    return np.sort(np.concatenate([keep, chosen]))
+def _sample(n: int, size: int, seed: int) -> np.ndarray:
+    """``size`` sorted row numbers out of ``n``, chosen at random."""
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
-def project(X: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, tuple[str, str]]:
-    """2-D coordinates of the rows of ``X`` and the names of the two axes."""
+def project(
+    X: np.ndarray, method: str, seed: int, extra: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    """2-D coordinates of the rows of ``X``, then of the rows of ``extra`` placed on that map
+    (fitted on ``X`` alone), and the names of the two axes.
+    """
     if method == "pca":
         from sklearn.decomposition import PCA
 
         pca = PCA(n_components=2, random_state=seed)
         xy = pca.fit_transform(X)
         share = pca.explained_variance_ratio_ * 100
-        return xy, (f"PC1 ({share[0]:.1f}% of variance)", f"PC2 ({share[1]:.1f}%)")
+        axes = (f"PC1 ({share[0]:.1f}% of variance)", f"PC2 ({share[1]:.1f}%)")
+        return xy, pca.transform(extra) if len(extra) else np.zeros((0, 2)), axes
     if method == "tsne":
         from sklearn.manifold import TSNE
 
@@ -237,8 +260,21 @@ def project(X: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, tupl
             learning_rate="auto",
             random_state=seed,
         ).fit_transform(X)
-        return xy, ("t-SNE 1", "t-SNE 2")
-    return _umap(X, seed), ("UMAP 1", "UMAP 2")
+        return xy, _beside_neighbours(X, xy, extra), ("t-SNE 1", "t-SNE 2")
+    return (*_umap(X, seed, extra), ("UMAP 1", "UMAP 2"))
+
+
+def _beside_neighbours(X: np.ndarray, xy: np.ndarray, extra: np.ndarray, k: int = 5) -> np.ndarray:
+    """Where t-SNE (which cannot place new points) would roughly put ``extra``: the mean of the
+    map positions of each one's ``k`` nearest rows of ``X``, weighted by closeness.
+    """
+    out = np.zeros((len(extra), 2))
+    for i, e in enumerate(extra):
+        d = search.distances(X, e)
+        near = np.argsort(d)[:k]
+        w = 1 / np.maximum(d[near], 1e-6)
+        out[i] = (w[:, None] * xy[near]).sum(axis=0) / w.sum()
+    return out
 
 
 def _ring_centre(ax, xy: np.ndarray, rx: float, ry: float) -> tuple[float, float]:
@@ -255,7 +291,7 @@ def _clamp(v: float, lo: float, hi: float) -> float:
     return min(max(v, lo), hi) if hi > lo else (lo + hi) / 2
 
 
-def _umap(X: np.ndarray, seed: int) -> np.ndarray:
+def _umap(X: np.ndarray, seed: int, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     try:
         import umap
     except ImportError:
@@ -266,7 +302,8 @@ def _umap(X: np.ndarray, seed: int) -> np.ndarray:
     reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(X) - 1), random_state=seed)
     with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": wanted
         warnings.simplefilter("ignore", UserWarning)
-        return reducer.fit_transform(X)
+        xy = reducer.fit_transform(X)
+        return xy, reducer.transform(extra) if len(extra) else np.zeros((0, 2))
 
 
 def draw(m: FaceMap, path: str | os.PathLike) -> None:
