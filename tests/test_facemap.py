@@ -16,7 +16,7 @@ from conftest import CELEBS, needs_data
 from matplotlib.colors import to_rgb
 from PIL import Image
 
-from lookalike import api, facemap
+from lookalike import api, facemap, maphtml
 from lookalike.cli import main
 from lookalike.index import Index
 
@@ -47,6 +47,22 @@ def test_map_png_marks_the_highlighted_query(tmp_path, celebs_index):
     run("map", "--index", celebs_index, "--out", marked, "--highlight", QUERY)
     assert gold_pixels(plain) == 0
     assert gold_pixels(marked) > 100
+
+
+def test_the_star_leaves_the_dot_under_it_visible(tmp_path, celebs_index):
+    """A photo of the index is the face it holds: its dot lies right under the star."""
+    photo = next((CELEBS / "gallery" / "madonna").iterdir())
+    with Index.open(celebs_index) as idx:
+        q = api.make_query(idx, str(photo), api.index_settings(idx))
+        m = facemap.for_index(idx, "pca", q, top=1)
+    facemap.draw(m, tmp_path / "m.png")
+    with Image.open(tmp_path / "m.png") as im:
+        px = np.asarray(im.convert("RGB")).astype(int)
+    ys, xs = np.nonzero(np.abs(px - GOLD).sum(axis=2) < 30)
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    dot = np.array(to_rgb(m.space.colours()[m.space.names.index("madonna")])) * 255
+    centre = px[cy - 4 : cy + 5, cx - 4 : cx + 5].reshape(-1, 3)
+    assert (np.abs(centre - dot).sum(axis=1) < 60).any()
 
 
 def test_map_places_every_face_and_the_query_near_its_person(celebs_index):
@@ -87,6 +103,10 @@ def test_a_query_does_not_move_the_map(celebs_index, method, sample):
     assert np.array_equal(marked.xy[: len(plain.xy)], plain.xy)
     assert marked.space.paths[: len(plain.xy)] == plain.space.paths
     assert np.isfinite(marked.query_xy).all()
+    if method == "pca":  # and how to read the map, in words
+        assert "% of the variation" in marked.axes[0]
+    else:
+        assert "only neighbourhoods" in marked.reading
 
 
 def lab(colour: str) -> np.ndarray:
@@ -172,6 +192,18 @@ def test_html_has_one_point_per_face_and_is_self_contained(tmp_path, celebs_inde
     with Image.open(io.BytesIO(sprite)) as im:
         assert im.width == data["cols"] * data["side"]
         assert im.height >= -(-faces // data["cols"]) * data["side"]
+
+
+def test_html_keeps_names_in_any_script_intact(celebs_index):
+    names = ["아이유", "Zoë </script><b>", "Путин", "مريم", "王菲"]
+    with Index.open(celebs_index) as idx:
+        space = replace(facemap.face_space(idx), names=names)
+        text = maphtml.page(facemap.build(space, "pca"), idx)
+    found = re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S)
+    data = json.loads(found.group(1))
+    assert data["names"] == names and "</script><b>" not in text
+    assert data["colours"][:5] == list(facemap.PALETTE[:5])
+    assert data["reading"].startswith("Each dot is a face")
 
 
 def chromium() -> str:

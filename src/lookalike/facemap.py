@@ -142,11 +142,24 @@ class FaceMap:
             what += f" of {people} people"
         return f"{what}, {METHOD_NAMES[self.method]} of the 128-d face embeddings"
 
+    @property
+    def reading(self) -> str:
+        """How to read the map, in a line."""
+        dot = "face" if self.space.unit == "faces" else "person (their mean face)"
+        if self.method == "pca":
+            how = "the distance on the map roughly follows how alike two faces are"
+        else:
+            how = (
+                f"{METHOD_NAMES[self.method]} keeps only neighbourhoods: the distances between "
+                "groups and the directions mean nothing"
+            )
+        return f"Each dot is a {dot}; dots close together look alike, {how}."
+
     def texts(self) -> list[str]:
         """Every text the picture may show."""
         shown = self.space.names if self.space.coloured else []
         labels = [self.space.label(r) for r in self.neighbours]
-        return [self.title, *self.notes, self.query_name, *shown, *labels]
+        return [self.title, self.reading, *self.notes, self.query_name, *shown, *labels]
 
 
 def for_index(
@@ -247,7 +260,10 @@ def project(
         pca = PCA(n_components=2, random_state=seed)
         xy = pca.fit_transform(X)
         share = pca.explained_variance_ratio_ * 100
-        axes = (f"PC1 ({share[0]:.1f}% of variance)", f"PC2 ({share[1]:.1f}%)")
+        axes = (
+            f"face-space direction 1 (PCA, {share[0]:.0f}% of the variation)",
+            f"direction 2 ({share[1]:.0f}%)",
+        )
         return xy, pca.transform(extra) if len(extra) else np.zeros((0, 2)), axes
     if method == "tsne":
         from sklearn.manifold import TSNE
@@ -260,8 +276,8 @@ def project(
             learning_rate="auto",
             random_state=seed,
         ).fit_transform(X)
-        return xy, _beside_neighbours(X, xy, extra), ("t-SNE 1", "t-SNE 2")
-    return (*_umap(X, seed, extra), ("UMAP 1", "UMAP 2"))
+        return xy, _beside_neighbours(X, xy, extra), ("", "")
+    return (*_umap(X, seed, extra), ("", ""))
 
 
 def _beside_neighbours(X: np.ndarray, xy: np.ndarray, extra: np.ndarray, k: int = 5) -> np.ndarray:
@@ -351,14 +367,16 @@ def _figure(m: FaceMap) -> Figure:
         _draw_query(ax, m)
     ax.set_xlabel(m.axes[0])
     ax.set_ylabel(m.axes[1])
+    ax.set_xticks([])  # the numbers mean nothing to a reader
+    ax.set_yticks([])
     ax.set_title(m.title, fontsize=12)
-    if m.notes:
-        fig.text(0.01, 0.01, "; ".join(m.notes), fontsize=8, color="#555555")
+    fig.text(0.125, 0.06, "\n".join([m.reading, *m.notes]), fontsize=8, color="#555555", va="top")
     return fig
 
 
 def _draw_query(ax, m: FaceMap) -> None:
-    """The query as a star; its neighbours' labels on a ring around it, each pointing at its dot.
+    """The query as a hollow star; its neighbours' labels on a ring around it, each pointing at
+    its dot.
 
     A ring keeps the labels apart however close the neighbours lie to each other on the map;
     its centre moves in from the edges of the plot so that it fits inside.
@@ -384,9 +402,17 @@ def _draw_query(ax, m: FaceMap) -> None:
             arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.8, "shrinkB": 6},
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#999999", "alpha": 0.9},
         )
-    ax.scatter(
-        [qx], [qy], marker="*", s=500, c=HIGHLIGHT, edgecolors="black", linewidths=1, zorder=7
-    )
+    for colour, width in (("black", 4.5), (HIGHLIGHT, 2.5)):  # gold on black; the dots show
+        ax.scatter(
+            [qx],
+            [qy],
+            marker="*",
+            s=700,
+            facecolors="none",
+            edgecolors=colour,
+            linewidths=width,
+            zorder=7,
+        )
     ax.annotate(
         m.query_name,
         (qx, qy),

@@ -38,6 +38,7 @@ def page(m: FaceMap, idx: Index) -> str:
     data = {
         "title": m.title,
         "notes": m.notes,
+        "reading": m.reading,
         "xy": np.round(_unit(m), 4).tolist(),
         "person": m.space.person.tolist(),
         "names": m.space.names,
@@ -110,7 +111,7 @@ const pts = D.xy.map(px);
 const colour = i => D.colours[D.person[i] >= 0 ? D.person[i] : D.colours.length - 1];
 const label = i => D.person[i] >= 0 ? D.names[D.person[i]] : "(unnamed)";
 document.getElementById("title").textContent = D.title;
-document.getElementById("notes").textContent = D.notes.join("; ");
+document.getElementById("notes").textContent = [D.reading, ...D.notes].join(" ");
 
 function star(x, y, r) {
   ctx.beginPath();
@@ -118,7 +119,12 @@ function star(x, y, r) {
     const a = -Math.PI / 2 + k * Math.PI / 5, rr = k % 2 ? r / 2.5 : r;
     ctx.lineTo(x + rr * Math.cos(a), y + rr * Math.sin(a));
   }
-  ctx.closePath(); ctx.fill(); ctx.stroke();
+  ctx.closePath();
+  // hollow, so that the dots under it still show: gold on a black outline
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "#000"; ctx.lineWidth = 4.5; ctx.stroke();
+  ctx.strokeStyle = D.query.colour; ctx.lineWidth = 2.5; ctx.stroke();
+  ctx.lineWidth = 1;
 }
 
 function draw() {
@@ -153,7 +159,7 @@ function draw() {
     ctx.strokeRect(lx - w / 2 - 4, ly - 9, w + 8, 18);
     ctx.fillStyle = "#000"; ctx.fillText(text, lx - w / 2, ly + 4);
   });
-  ctx.fillStyle = q.colour; ctx.strokeStyle = "#000"; star(qx, qy, 12);
+  star(qx, qy, 14);
   const w = ctx.measureText(q.label).width;
   ctx.fillStyle = "#000";
   ctx.fillText(q.label, Math.min(Math.max(qx - w / 2, 2), W - w - 2), qy + 24);
