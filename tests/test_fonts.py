@@ -12,6 +12,7 @@ from PIL import Image
 from lookalike import facemap, fonts, montage
 from lookalike.faces import CHIP_SIZE
 from lookalike.index import Index
+from lookalike.text import embed
 
 KOREAN = "아이유"
 NO_FONT_HAS = "\ue000" * 3  # private use: a font's missing-glyph box at best
@@ -48,6 +49,14 @@ def test_montage_writes_a_korean_name_without_warnings(capsys):
     assert not caught and capsys.readouterr().err == ""
     assert (drawn < 128).any()
     assert not np.array_equal(drawn, caption(NO_FONT_HAS))  # not missing-glyph boxes
+
+
+def test_a_right_to_left_name_keeps_the_rank_on_the_left():
+    rank = caption("4.")
+    ink = np.flatnonzero((rank < 128).any(axis=(0, 2)))
+    left = slice(0, ink.max() + 2)  # "4." and a little room after it
+    assert np.array_equal(caption(f"4. {embed('مريم')}")[:, left], rank[:, left])
+    assert embed("아이유") == "아이유"
 
 
 def test_letters_no_font_has_get_one_line_on_stderr(capsys):

@@ -22,6 +22,7 @@ import numpy as np
 from . import fonts, search
 from .api import Query
 from .index import Index
+from .text import embed
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -390,7 +391,7 @@ def _draw_query(ax, m: FaceMap) -> None:
         )
         angle = np.pi / 2 - (rank - 1) * 2 * np.pi / len(m.neighbours)
         ax.annotate(
-            f"{rank}. {m.space.label(row)} ({d:.2f})",
+            f"{rank}. {embed(m.space.label(row))} ({d:.2f})",
             m.xy[row],
             xytext=(cx + 1.9 * radius * np.cos(angle), cy + radius * np.sin(angle)),  # wide labels
             textcoords="axes points",

@@ -143,7 +143,9 @@ function draw() {
   // line to its dot
   // (the ring's centre moves in from the edges so that it fits)
   const r = Math.max(90, 18 * q.neighbours.length);
-  const texts = q.neighbours.map((n, k) => `${k + 1}. ${label(n)} (${q.distances[k].toFixed(2)})`);
+  // left-to-right marks around the name: a right-to-left one leaves the numbers in place
+  const texts = q.neighbours.map(
+    (n, k) => `${k + 1}. \\u200e${label(n)}\\u200e (${q.distances[k].toFixed(2)})`);
   const half = Math.max(0, ...texts.map(t => ctx.measureText(t).width)) / 2 + 6;
   const cx = Math.min(Math.max(qx, 1.9 * r + half), W - 1.9 * r - half);
   const cy = Math.min(Math.max(qy, r + 12), H - r - 12);

@@ -24,6 +24,7 @@ from . import fonts
 from .api import Comparison, Match, Query
 from .faces import CHIP_SIZE
 from .index import Index
+from .text import embed
 
 PAD = 12  # around and between tiles
 FRAME = 4  # coloured frame around each chip
@@ -119,12 +120,12 @@ def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image
         else:  # an indexed person's mean face: show the face nearest to it
             query = Tile(
                 decode_chip(idx.chip(_nearest_own_face(idx, q.embeddings[n], q.label))),
-                [f"query: {q.label}", "(their mean face)"],
+                [f"query: {embed(q.label)}", "(their mean face)"],
                 QUERY_FRAME,
             )
         rows.append([query] + [_match_tile(m, idx) for m in matches if m.query_face == n])
     if q.exclude:
-        title = f"nearest to {q.label}, their own photos left out"
+        title = f"nearest to {embed(q.label)}, their own photos left out"
     else:
         what = "faces" if len(q.chips) > 1 else "face"
         title = f"nearest to the {what} in {os.path.basename(q.label)}"
@@ -136,7 +137,7 @@ def _match_tile(m: Match, idx: Index) -> Tile:
     same = "same person" if m.same_person else ""
     return Tile(
         decode_chip(idx.chip(m.face_id)),
-        [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", same],
+        [f"{m.rank}. {embed(name)}", f"{m.distance:.3f}  {m.similarity:.0f}%", same],
         SAME_FRAME if m.same_person else OTHER_FRAME,
         SAME_FRAME,
     )
