@@ -33,6 +33,11 @@ def test_the_chosen_font_has_real_glyphs():
     assert fonts.font_for("Zoë Ström") == fonts.installed()[0]  # DejaVu Sans, always there
 
 
+def test_a_file_that_is_no_font_has_no_letters(tmp_path):
+    (tmp_path / "broken.ttf").write_bytes(b"not a font")
+    assert fonts._charset(tmp_path / "broken.ttf") == frozenset()
+
+
 def caption(text: str) -> np.ndarray:
     """The first caption line under the query's face in a montage."""
     image = montage.render([[montage.Tile(None, [text], montage.QUERY_FRAME)]], "names")

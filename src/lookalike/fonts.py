@@ -62,11 +62,16 @@ def installed() -> tuple[Path, ...]:
 
 @functools.cache
 def _charset(path: Path) -> frozenset[int]:
-    """The code points ``path`` has glyphs for (the first font of a collection)."""
-    from fontTools.ttLib import TTFont
+    """The code points ``path`` has glyphs for (the first font of a collection); none when
+    the file cannot be read as a font.
+    """
+    from fontTools.ttLib import TTFont, TTLibError
 
-    with TTFont(path, fontNumber=0, lazy=True) as font:
-        return frozenset(font.getBestCmap())
+    try:
+        with TTFont(path, fontNumber=0, lazy=True) as font:
+            return frozenset(font.getBestCmap() or ())
+    except (OSError, TTLibError):
+        return frozenset()
 
 
 def _letters(text: str) -> set[int]:
@@ -114,7 +119,7 @@ def matplotlib_families() -> list[str]:
     from matplotlib import font_manager
 
     names = []
-    for path in installed():
+    for path in filter(_charset, installed()):  # readable ones
         font_manager.fontManager.addfont(path)
         names.append(font_manager.FontProperties(fname=path).get_name())
     return list(dict.fromkeys(names))
