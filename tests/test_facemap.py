@@ -7,14 +7,16 @@ import os
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import CELEBS, needs_data
+from matplotlib.colors import to_rgb
 from PIL import Image
 
-from lookalike import api, facemap
+from lookalike import api, facemap, maphtml
 from lookalike.cli import main
 from lookalike.index import Index
 
@@ -47,6 +49,22 @@ def test_map_png_marks_the_highlighted_query(tmp_path, celebs_index):
     assert gold_pixels(marked) > 100
 
 
+def test_the_star_leaves_the_dot_under_it_visible(tmp_path, celebs_index):
+    """A photo of the index is the face it holds: its dot lies right under the star."""
+    photo = next((CELEBS / "gallery" / "madonna").iterdir())
+    with Index.open(celebs_index) as idx:
+        q = api.make_query(idx, str(photo), api.index_settings(idx))
+        m = facemap.for_index(idx, "pca", q, top=1)
+    facemap.draw(m, tmp_path / "m.png")
+    with Image.open(tmp_path / "m.png") as im:
+        px = np.asarray(im.convert("RGB")).astype(int)
+    ys, xs = np.nonzero(np.abs(px - GOLD).sum(axis=2) < 30)
+    cy, cx = (ys.min() + ys.max()) // 2, (xs.min() + xs.max()) // 2
+    dot = np.array(to_rgb(m.space.colours()[m.space.names.index("madonna")])) * 255
+    centre = px[cy - 4 : cy + 5, cx - 4 : cx + 5].reshape(-1, 3)
+    assert (np.abs(centre - dot).sum(axis=1) < 60).any()
+
+
 def test_map_places_every_face_and_the_query_near_its_person(celebs_index):
     with Index.open(celebs_index) as idx:
         q = api.make_query(idx, str(QUERY), api.index_settings(idx))
@@ -66,12 +84,52 @@ def test_tsne_maps_a_sample_that_keeps_the_neighbours(celebs_index):
         space = facemap.face_space(idx)
         full = facemap.build(space, "pca", q, top=5)
         m = facemap.build(space, "tsne", q, top=5, sample=30)
-    assert len(m.space) == 30 and m.total == len(space) and "30 faces" in m.notes[0]
+    # the query's neighbours the random sample left out come after it
+    assert 30 <= len(m.space) <= 35 and m.total == len(space) and "30 faces" in m.notes[0]
     assert [m.space.label(r) for r in m.neighbours] == [
         full.space.label(r) for r in full.neighbours
     ]
     assert np.allclose(m.distances, full.distances)
     assert np.isfinite(m.xy).all() and m.query_xy is not None
+
+
+@pytest.mark.parametrize(("method", "sample"), [("pca", 2000), ("tsne", 2000), ("tsne", 30)])
+def test_a_query_does_not_move_the_map(celebs_index, method, sample):
+    with Index.open(celebs_index) as idx:
+        q = api.make_query(idx, str(QUERY), api.index_settings(idx))
+        space = facemap.face_space(idx)
+    plain = facemap.build(space, method, sample=sample)
+    marked = facemap.build(space, method, q, sample=sample)
+    assert np.array_equal(marked.xy[: len(plain.xy)], plain.xy)
+    assert marked.space.paths[: len(plain.xy)] == plain.space.paths
+    assert np.isfinite(marked.query_xy).all()
+    if method == "pca":  # and how to read the map, in words
+        assert "% of the variation" in marked.axes[0]
+    else:
+        assert "only neighbourhoods" in marked.reading
+
+
+def lab(colour: str) -> np.ndarray:
+    """CIELAB of an sRGB colour (D65), where distances follow what the eye sees."""
+    rgb = np.array(to_rgb(colour))
+    linear = np.where(rgb > 0.04045, ((rgb + 0.055) / 1.055) ** 2.4, rgb / 12.92)
+    m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
+    xyz = m @ linear / np.array([0.95047, 1.0, 1.08883])
+    fx, fy, fz = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)])
+
+
+def test_every_person_gets_a_clearly_different_colour(celebs_index):
+    with Index.open(celebs_index) as idx:
+        space = facemap.face_space(idx)
+    people = replace(space, person=np.arange(len(space)) % facemap.MAX_COLOURED)
+    people.names = [f"p{i}" for i in range(facemap.MAX_COLOURED)]
+    colours = people.colours()
+    assert len(set(colours[:-1])) == facemap.MAX_COLOURED and colours[-1] == facemap.BYSTANDER
+    # tab20 has pairs 17 apart (a light and a dark blue...); these are all at least 25
+    for i, a in enumerate(colours[:-1]):
+        for b in [*colours[:i], facemap.BYSTANDER, facemap.HIGHLIGHT]:
+            assert np.linalg.norm(lab(a) - lab(b)) > 25, (a, b)
 
 
 def test_per_person_tsne_png(tmp_path, celebs_index):
@@ -134,6 +192,18 @@ def test_html_has_one_point_per_face_and_is_self_contained(tmp_path, celebs_inde
     with Image.open(io.BytesIO(sprite)) as im:
         assert im.width == data["cols"] * data["side"]
         assert im.height >= -(-faces // data["cols"]) * data["side"]
+
+
+def test_html_keeps_names_in_any_script_intact(celebs_index):
+    names = ["아이유", "Zoë </script><b>", "Путин", "مريم", "王菲"]
+    with Index.open(celebs_index) as idx:
+        space = replace(facemap.face_space(idx), names=names)
+        text = maphtml.page(facemap.build(space, "pca"), idx)
+    found = re.search(r'<script id="data" type="application/json">(.*?)</script>', text, re.S)
+    data = json.loads(found.group(1))
+    assert data["names"] == names and "</script><b>" not in text
+    assert data["colours"][:5] == list(facemap.PALETTE[:5])
+    assert data["reading"].startswith("Each dot is a face")
 
 
 def chromium() -> str:

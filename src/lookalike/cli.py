@@ -397,13 +397,16 @@ def _match_table(matches: Sequence[api.Match]) -> str:
 
 
 def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    """Columns aligned by the width the terminal gives each cell (Hangul and CJK: two)."""
+    from .text import display_width
+
+    widths = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for row in rows:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
+        cells = []
+        for i, (c, w) in enumerate(zip(row, widths, strict=True)):
+            pad = " " * (w - display_width(c))
+            cells.append(pad + c if i in right else c + pad)
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 

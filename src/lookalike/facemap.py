@@ -2,9 +2,10 @@
 
 The 128-d embeddings are projected with PCA (linear and instant, even on all of LFW), t-SNE
 (scikit-learn; its cost grows much faster than the number of points, so above ``sample``
-points it maps a random sample that always keeps the query's neighbours) or UMAP (only when
-``umap-learn`` is installed).  The query is projected together with the faces, so it lands
-among them; its nearest neighbours are the nearest in the full 128-d space, not on the map.
+points it maps a random sample) or UMAP (only when ``umap-learn`` is installed).  The
+projection is fitted on the index's points alone, so a query does not move them; the query is
+then placed on that map (PCA and UMAP project it, t-SNE cannot: it goes among its nearest
+points).  Its nearest neighbours are the nearest in the full 128-d space, not on the map.
 Drawn with matplotlib's Agg renderer (no display needed); :mod:`maphtml` writes the same map
 as an interactive page.
 """
@@ -14,18 +15,32 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import search
+from . import fonts, search
 from .api import Query
 from .index import Index
+from .text import embed
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 METHODS = ("pca", "tsne", "umap")
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 DEFAULT_SAMPLE = 2000
+#: One colour per person: tab10's hues and black first (a map of up to 10 people shows no two
+#: of one hue family), then ten more; all at least 27 apart in CIELAB, where tab20's light and
+#: dark pairs of one hue come as close as 17; none near the bystanders' grey or the gold star.
+PALETTE = (
+    *("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd"),
+    *("#8c564b", "#e377c2", "#bcbd22", "#17becf", "#000000"),
+    *("#0000ff", "#ff00ff", "#556b2f", "#ff1493", "#9932cc"),
+    *("#cd853f", "#66cdaa", "#4169e1", "#000080", "#800000"),
+)
 #: Up to this many people, each gets a colour and a legend entry.
-MAX_COLOURED = 20
+MAX_COLOURED = len(PALETTE)
 BYSTANDER = "#b8b8b8"
 ONE_COLOUR = "#4c72b0"
 HIGHLIGHT = "#ffd700"
@@ -59,15 +74,18 @@ class Space:
         )
 
     def colours(self) -> list[str]:
-        """A colour per person code (index ``-1``, the last, is the bystanders')."""
-        shown = len(np.unique(self.person[self.person >= 0]))
-        if shown > MAX_COLOURED:
-            return [ONE_COLOUR] * len(self.names) + [BYSTANDER]
-        from matplotlib import colormaps
-        from matplotlib.colors import to_hex
+        """A colour per person code (index ``-1``, the last, is the bystanders').
 
-        palette = [to_hex(c) for c in colormaps["tab20"].colors]
-        return [palette[i % len(palette)] for i in range(len(self.names))] + [BYSTANDER]
+        The people on the map get the palette's colours in turn; people the map leaves out
+        (a sample) get none of them.
+        """
+        shown = np.unique(self.person[self.person >= 0])
+        if len(shown) > MAX_COLOURED:
+            return [ONE_COLOUR] * len(self.names) + [BYSTANDER]
+        colours = [BYSTANDER] * (len(self.names) + 1)
+        for colour, code in zip(PALETTE, shown, strict=False):
+            colours[code] = colour
+        return colours
 
     @property
     def coloured(self) -> bool:
@@ -125,6 +143,25 @@ class FaceMap:
             what += f" of {people} people"
         return f"{what}, {METHOD_NAMES[self.method]} of the 128-d face embeddings"
 
+    @property
+    def reading(self) -> str:
+        """How to read the map, in a line."""
+        dot = "face" if self.space.unit == "faces" else "person (their mean face)"
+        if self.method == "pca":
+            how = "the distance on the map roughly follows how alike two faces are"
+        else:
+            how = (
+                f"{METHOD_NAMES[self.method]} keeps only neighbourhoods: the distances between "
+                "groups and the directions mean nothing"
+            )
+        return f"Each dot is a {dot}; dots close together look alike, {how}."
+
+    def texts(self) -> list[str]:
+        """Every text the picture may show."""
+        shown = self.space.names if self.space.coloured else []
+        labels = [self.space.label(r) for r in self.neighbours]
+        return [self.title, self.reading, *self.notes, self.query_name, *shown, *labels]
+
 
 def for_index(
     idx: Index,
@@ -147,27 +184,46 @@ def build(
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
 ) -> FaceMap:
-    """Project ``space`` to 2-D (a sample of it for t-SNE/UMAP), the query's face with it."""
+    """Project ``space`` to 2-D (a sample of it for t-SNE/UMAP), then place the query on it.
+
+    The projection is fitted on the index's points alone, so the map looks the same with or
+    without a query.  Sampled, the query's neighbours that the sample left out are added at the
+    end and placed like the query.
+    """
     if method not in METHODS:
         raise ValueError(f"unknown map method {method!r} (one of {', '.join(METHODS)})")
     if len(space) < 3:
         raise ValueError(f"a map needs at least 3 {space.unit} in the index; it has {len(space)}")
     nbrs, dist = _neighbours(space, query, top)
-    total, notes = len(space), []
+    total, notes, fitted = len(space), [], len(space)
     if method != "pca" and len(space) > sample:
-        rows = _sample(len(space), sample, nbrs, seed)
+        rows = _sample(len(space), sample, seed)
+        left_out = np.setdiff1d(nbrs, rows)
         notes.append(
             f"{METHOD_NAMES[method]} of {sample} {space.unit} drawn at random from "
             f"{total} (--sample N to change; PCA maps them all)"
         )
-        space, nbrs = space.take(rows), np.searchsorted(rows, nbrs)
-    X = space.X if query is None else np.vstack([space.X, query.embeddings[0][None, :]])
-    xy, axes = project(X, method, seed)
-    out = FaceMap(space, xy[: len(space)], method, axes, total, notes)
+        if len(left_out):
+            notes.append(
+                f"{len(left_out)} of the query's nearest {space.unit} were not in the sample: "
+                "they are placed like the query"
+            )
+        rows = np.concatenate([rows, left_out])
+        space, nbrs, fitted = space.take(rows), _positions(rows, nbrs), sample
+    extra = space.X[fitted:]
     if query is not None:
-        out.query, out.query_xy = query.label, xy[-1]
+        extra = np.vstack([extra, query.embeddings[0][None, :]])
+    xy, placed, axes = project(space.X[:fitted], method, seed, extra)
+    out = FaceMap(space, np.vstack([xy, placed[: len(space) - fitted]]), method, axes, total, notes)
+    if query is not None:
+        out.query, out.query_xy = query.label, placed[-1]
         out.neighbours, out.distances = nbrs, dist
     return out
+
+
+def _positions(rows: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Where each of ``wanted`` is in ``rows``."""
+    return np.array([int(np.flatnonzero(rows == w)[0]) for w in wanted], np.int64)
 
 
 def _neighbours(space: Space, query: Query | None, top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,22 +244,28 @@ def _neighbours(space: Space, query: Query | None, top: int) -> tuple[np.ndarray
     return rows, d[rows]
 
 
-def _sample(n: int, size: int, keep: np.ndarray, seed: int) -> np.ndarray:
-    """``size`` sorted row numbers out of ``n``, chosen at random, ``keep`` among them."""
-    rest = np.setdiff1d(np.arange(n), keep)
-    chosen = np.random.default_rng(seed).choice(rest, size - len(keep), replace=False)
-    return np.sort(np.concatenate([keep, chosen]))
+def _sample(n: int, size: int, seed: int) -> np.ndarray:
+    """``size`` sorted row numbers out of ``n``, chosen at random."""
+    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
-def project(X: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, tuple[str, str]]:
-    """2-D coordinates of the rows of ``X`` and the names of the two axes."""
+def project(
+    X: np.ndarray, method: str, seed: int, extra: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, tuple[str, str]]:
+    """2-D coordinates of the rows of ``X``, then of the rows of ``extra`` placed on that map
+    (fitted on ``X`` alone), and the names of the two axes.
+    """
     if method == "pca":
         from sklearn.decomposition import PCA
 
         pca = PCA(n_components=2, random_state=seed)
         xy = pca.fit_transform(X)
         share = pca.explained_variance_ratio_ * 100
-        return xy, (f"PC1 ({share[0]:.1f}% of variance)", f"PC2 ({share[1]:.1f}%)")
+        axes = (
+            f"face-space direction 1 (PCA, {share[0]:.0f}% of the variation)",
+            f"direction 2 ({share[1]:.0f}%)",
+        )
+        return xy, pca.transform(extra) if len(extra) else np.zeros((0, 2)), axes
     if method == "tsne":
         from sklearn.manifold import TSNE
 
@@ -215,8 +277,21 @@ def project(X: np.ndarray, method: str, seed: int = 0) -> tuple[np.ndarray, tupl
             learning_rate="auto",
             random_state=seed,
         ).fit_transform(X)
-        return xy, ("t-SNE 1", "t-SNE 2")
-    return _umap(X, seed), ("UMAP 1", "UMAP 2")
+        return xy, _beside_neighbours(X, xy, extra), ("", "")
+    return (*_umap(X, seed, extra), ("", ""))
+
+
+def _beside_neighbours(X: np.ndarray, xy: np.ndarray, extra: np.ndarray, k: int = 5) -> np.ndarray:
+    """Where t-SNE (which cannot place new points) would roughly put ``extra``: the mean of the
+    map positions of each one's ``k`` nearest rows of ``X``, weighted by closeness.
+    """
+    out = np.zeros((len(extra), 2))
+    for i, e in enumerate(extra):
+        d = search.distances(X, e)
+        near = np.argsort(d)[:k]
+        w = 1 / np.maximum(d[near], 1e-6)
+        out[i] = (w[:, None] * xy[near]).sum(axis=0) / w.sum()
+    return out
 
 
 def _ring_centre(ax, xy: np.ndarray, rx: float, ry: float) -> tuple[float, float]:
@@ -233,7 +308,7 @@ def _clamp(v: float, lo: float, hi: float) -> float:
     return min(max(v, lo), hi) if hi > lo else (lo + hi) / 2
 
 
-def _umap(X: np.ndarray, seed: int) -> np.ndarray:
+def _umap(X: np.ndarray, seed: int, extra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     try:
         import umap
     except ImportError:
@@ -244,11 +319,25 @@ def _umap(X: np.ndarray, seed: int) -> np.ndarray:
     reducer = umap.UMAP(n_components=2, n_neighbors=min(15, len(X) - 1), random_state=seed)
     with warnings.catch_warnings():  # "n_jobs overridden by setting random_state": wanted
         warnings.simplefilter("ignore", UserWarning)
-        return reducer.fit_transform(X)
+        xy = reducer.fit_transform(X)
+        return xy, reducer.transform(extra) if len(extra) else np.zeros((0, 2))
 
 
 def draw(m: FaceMap, path: str | os.PathLike) -> None:
-    """The map as a picture (PNG, or any format matplotlib knows from the file name)."""
+    """The map as a picture (PNG, or any format matplotlib knows from the file name).
+
+    Text takes each letter from the first installed font that has it (:mod:`fonts`); letters
+    none has are reported in one line, not as matplotlib's warning per glyph.
+    """
+    from matplotlib import rc_context
+
+    fonts.report_missing(m.texts(), per_glyph=True)
+    with rc_context({"font.family": fonts.matplotlib_families()}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Glyph .* missing from", UserWarning)
+        _figure(m).savefig(path, bbox_inches="tight")
+
+
+def _figure(m: FaceMap) -> Figure:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
@@ -279,14 +368,16 @@ def draw(m: FaceMap, path: str | os.PathLike) -> None:
         _draw_query(ax, m)
     ax.set_xlabel(m.axes[0])
     ax.set_ylabel(m.axes[1])
+    ax.set_xticks([])  # the numbers mean nothing to a reader
+    ax.set_yticks([])
     ax.set_title(m.title, fontsize=12)
-    if m.notes:
-        fig.text(0.01, 0.01, "; ".join(m.notes), fontsize=8, color="#555555")
-    fig.savefig(path, bbox_inches="tight")
+    fig.text(0.125, 0.06, "\n".join([m.reading, *m.notes]), fontsize=8, color="#555555", va="top")
+    return fig
 
 
 def _draw_query(ax, m: FaceMap) -> None:
-    """The query as a star; its neighbours' labels on a ring around it, each pointing at its dot.
+    """The query as a hollow star; its neighbours' labels on a ring around it, each pointing at
+    its dot.
 
     A ring keeps the labels apart however close the neighbours lie to each other on the map;
     its centre moves in from the edges of the plot so that it fits inside.
@@ -300,7 +391,7 @@ def _draw_query(ax, m: FaceMap) -> None:
         )
         angle = np.pi / 2 - (rank - 1) * 2 * np.pi / len(m.neighbours)
         ax.annotate(
-            f"{rank}. {m.space.label(row)} ({d:.2f})",
+            f"{rank}. {embed(m.space.label(row))} ({d:.2f})",
             m.xy[row],
             xytext=(cx + 1.9 * radius * np.cos(angle), cy + radius * np.sin(angle)),  # wide labels
             textcoords="axes points",
@@ -312,9 +403,17 @@ def _draw_query(ax, m: FaceMap) -> None:
             arrowprops={"arrowstyle": "-", "color": "#555555", "lw": 0.8, "shrinkB": 6},
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "#999999", "alpha": 0.9},
         )
-    ax.scatter(
-        [qx], [qy], marker="*", s=500, c=HIGHLIGHT, edgecolors="black", linewidths=1, zorder=7
-    )
+    for colour, width in (("black", 4.5), (HIGHLIGHT, 2.5)):  # gold on black; the dots show
+        ax.scatter(
+            [qx],
+            [qy],
+            marker="*",
+            s=700,
+            facecolors="none",
+            edgecolors=colour,
+            linewidths=width,
+            zorder=7,
+        )
     ax.annotate(
         m.query_name,
         (qx, qy),

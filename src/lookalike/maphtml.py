@@ -38,6 +38,7 @@ def page(m: FaceMap, idx: Index) -> str:
     data = {
         "title": m.title,
         "notes": m.notes,
+        "reading": m.reading,
         "xy": np.round(_unit(m), 4).tolist(),
         "person": m.space.person.tolist(),
         "names": m.space.names,
@@ -110,7 +111,7 @@ const pts = D.xy.map(px);
 const colour = i => D.colours[D.person[i] >= 0 ? D.person[i] : D.colours.length - 1];
 const label = i => D.person[i] >= 0 ? D.names[D.person[i]] : "(unnamed)";
 document.getElementById("title").textContent = D.title;
-document.getElementById("notes").textContent = D.notes.join("; ");
+document.getElementById("notes").textContent = [D.reading, ...D.notes].join(" ");
 
 function star(x, y, r) {
   ctx.beginPath();
@@ -118,7 +119,12 @@ function star(x, y, r) {
     const a = -Math.PI / 2 + k * Math.PI / 5, rr = k % 2 ? r / 2.5 : r;
     ctx.lineTo(x + rr * Math.cos(a), y + rr * Math.sin(a));
   }
-  ctx.closePath(); ctx.fill(); ctx.stroke();
+  ctx.closePath();
+  // hollow, so that the dots under it still show: gold on a black outline
+  ctx.lineJoin = "round";
+  ctx.strokeStyle = "#000"; ctx.lineWidth = 4.5; ctx.stroke();
+  ctx.strokeStyle = D.query.colour; ctx.lineWidth = 2.5; ctx.stroke();
+  ctx.lineWidth = 1;
 }
 
 function draw() {
@@ -137,7 +143,9 @@ function draw() {
   // line to its dot
   // (the ring's centre moves in from the edges so that it fits)
   const r = Math.max(90, 18 * q.neighbours.length);
-  const texts = q.neighbours.map((n, k) => `${k + 1}. ${label(n)} (${q.distances[k].toFixed(2)})`);
+  // left-to-right marks around the name: a right-to-left one leaves the numbers in place
+  const texts = q.neighbours.map(
+    (n, k) => `${k + 1}. \\u200e${label(n)}\\u200e (${q.distances[k].toFixed(2)})`);
   const half = Math.max(0, ...texts.map(t => ctx.measureText(t).width)) / 2 + 6;
   const cx = Math.min(Math.max(qx, 1.9 * r + half), W - 1.9 * r - half);
   const cy = Math.min(Math.max(qy, r + 12), H - r - 12);
@@ -153,7 +161,7 @@ function draw() {
     ctx.strokeRect(lx - w / 2 - 4, ly - 9, w + 8, 18);
     ctx.fillStyle = "#000"; ctx.fillText(text, lx - w / 2, ly + 4);
   });
-  ctx.fillStyle = q.colour; ctx.strokeStyle = "#000"; star(qx, qy, 12);
+  star(qx, qy, 14);
   const w = ctx.measureText(q.label).width;
   ctx.fillStyle = "#000";
   ctx.fillText(q.label, Math.min(Math.max(qx - w / 2, 2), W - w - 2), qy + 24);

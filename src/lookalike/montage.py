@@ -22,9 +22,11 @@ import click
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from . import fonts
 from .api import Comparison, Match, Query
 from .faces import CHIP_SIZE
 from .index import Index
+from .text import embed
 
 PAD = 12  # around and between tiles
 FRAME = 4  # coloured frame around each chip
@@ -72,7 +74,10 @@ def render(rows: Sequence[Sequence[Tile]], title: str) -> Image.Image:
     height = TITLE_H + PAD + len(rows) * ROW_H
     image = Image.new("RGB", (max(width, 2 * TILE_W), height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    draw.text((PAD, PAD), _fit(title, image.width - 2 * PAD, _font(15)), fill=INK, font=_font(15))
+    captions = [t for row in rows for tile in row for t in tile.lines[:CAPTION_LINES]]
+    fonts.report_missing([title, *captions])
+    title_font = fonts.pil_font(title, 15)
+    draw.text((PAD, PAD), _fit(title, image.width - 2 * PAD, title_font), fill=INK, font=title_font)
     for r, row in enumerate(rows):
         for c, tile in enumerate(row):
             _draw_tile(image, draw, tile, *chip_origin(r, c))
@@ -88,9 +93,9 @@ def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int
         _draw_card(draw, tile.card, x, y)
     else:
         image.paste(tile.chip.resize((CHIP_SIZE, CHIP_SIZE)), (x, y))
-    font = _font(13)
     for i, text in enumerate(tile.lines[:CAPTION_LINES]):
         ink = tile.ink if i == CAPTION_LINES - 1 else INK
+        font = fonts.pil_font(text, 13)
         draw.text(
             (x - FRAME, y + CHIP_SIZE + FRAME + 3 + i * LINE),
             _fit(text, TILE_W, font),
@@ -106,10 +111,17 @@ def _draw_card(draw: ImageDraw.ImageDraw, name: str, x: int, y: int) -> None:
     mid = x + CHIP_SIZE // 2
     draw.ellipse((mid - 17, y + 12, mid + 17, y + 46), fill=CARD_FIGURE)  # head
     draw.pieslice((mid - 38, y + 50, mid + 38, y + 120), 180, 360, fill=CARD_FIGURE)
-    font = _font(14)
-    for i, line in enumerate(_wrap(name.replace("_", " "), CHIP_SIZE - 10, font, 2)):
+    name = name.replace("_", " ")
+    font = fonts.pil_font(name, 14)
+    for i, line in enumerate(_wrap(name, CHIP_SIZE - 10, font, 2)):
         draw.text((mid, y + 90 + i * LINE), line, fill=INK, font=font, anchor="mt")
-    draw.text((mid, y + CARD_NOTE_Y), CARD_NOTE, fill=CARD_NOTE_INK, font=_font(12), anchor="mt")
+    draw.text(
+        (mid, y + CARD_NOTE_Y),
+        CARD_NOTE,
+        fill=CARD_NOTE_INK,
+        font=fonts.pil_font(CARD_NOTE, 12),
+        anchor="mt",
+    )
 
 
 def _wrap(text: str, width: int, font, lines: int) -> list[str]:
@@ -128,11 +140,7 @@ def _wrap(text: str, width: int, font, lines: int) -> list[str]:
     return out
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
-
-
-def _fit(text: str, width: int, font) -> str:
+def _fit(text: str, width: int, font: ImageFont.FreeTypeFont) -> str:
     """``text``, cut short with '...' to fit ``width`` pixels."""
     if font.getlength(text) <= width:
         return text
@@ -155,13 +163,13 @@ def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image
         else:  # an indexed person's mean face: show the face nearest to it
             query = Tile(
                 decode_chip(idx.chip(_nearest_own_face(idx, q.embeddings[n], q.label))),
-                [f"query: {q.label}", "(their mean face)"],
+                [f"query: {embed(q.label)}", "(their mean face)"],
                 QUERY_FRAME,
                 card=q.label,
             )
         rows.append([query] + [_match_tile(m, idx) for m in matches if m.face == n + 1])
     if q.exclude:
-        title = f"nearest to {q.label}, their own photos left out"
+        title = f"nearest to {embed(q.label)}, their own photos left out"
     else:
         what = "faces" if len(q.chips) > 1 else "face"
         title = f"nearest to the {what} in {os.path.basename(q.label)}"
