@@ -182,7 +182,7 @@ def _match_tile(m: Match, idx: Index) -> Tile:
         decode_chip(idx.chip(m.face_id)),
         [f"{m.rank}. {name}", f"{m.distance:.3f}  {m.similarity:.0f}%", m.resemblance],
         SAME_FRAME if m.same_person else OTHER_FRAME,
-        SAME_FRAME,
+        SAME_FRAME if m.same_person else INK,
         name,
     )
 
