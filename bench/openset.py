@@ -407,6 +407,8 @@ def false_alarms(r: Run) -> str:
     absent = r.tops[None, False]
     mask = ~r.probes.dev & new_rule(absent.cohort[:, 0], absent.people)
     names, counts = np.unique(r.probes.person[mask], return_counts=True)
+    if not len(names):
+        return f"{r.quality}: no false alarms among {(~r.probes.dev).sum():,}"
     top = np.argsort(-counts)[:3]
     who = ", ".join(f"{r.gallery.names[names[i]]} {counts[i]}" for i in top)
     first = r.probes.person == names[top[0]]
