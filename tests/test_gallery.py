@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from conftest import EXAMPLES, needs_data
 
 from lookalike.cli import main
-from lookalike.faces import Settings
-from lookalike.gallery import BuiltinGallery
+from lookalike.faces import QUALITY, Settings
+from lookalike.gallery import PACKAGED, BuiltinGallery, _found_by_cnn, holds_centre, packaged
 
 
 @pytest.fixture
@@ -29,6 +29,22 @@ def test_the_packaged_gallery_loads_with_the_settings_the_encoder_uses():
     assert len(g.names) == 5749 and len(g.X) >= 13_000
     assert g.X.shape[1] == 128 and np.isfinite(g.X).all()
     assert g.path.stat().st_size < 8_000_000  # embeddings only, no pixels
+
+
+@pytest.mark.parametrize("preset", list(PACKAGED))
+def test_every_gallery_face_holds_its_photos_centre(preset):
+    """LFW centres the person named: a face beside them is someone else (250x250 photos)."""
+    g = BuiltinGallery(packaged(Settings(**QUALITY[preset])))
+    assert all(holds_centre(box, 250, 250) for box in g.boxes.tolist())
+    assert holds_centre([84, 179, 163, 100], 250, 250)
+    assert not holds_centre([8, 249, 112, 158], 250, 250)  # Hugo Chavez beside Elena de Chavez
+
+
+@needs_data
+def test_a_photo_where_only_someone_beside_is_found_gets_its_centred_face_from_the_cnn():
+    photo = EXAMPLES.parent / "lfw" / "images" / "Elena_de_Chavez" / "Elena_de_Chavez_0001.jpg"
+    found = _found_by_cnn(photo, Settings())
+    assert found.count == 2 and holds_centre(found.box, 250, 250)
 
 
 @needs_data
