@@ -13,7 +13,7 @@ import click
 
 from . import api, config, export, facemap, maphtml, montage, search
 from .faces import QUALITY, ModelError, Settings
-from .gallery import BuiltinGallery
+from .gallery import BuiltinGallery, preset_of
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .index import Index, IndexFileError
 from .indexer import Summary
@@ -517,9 +517,15 @@ def _dlib_line(dlib: dict | None) -> str:
 
 
 def _settings_line(settings: dict | None) -> str:
+    """``--quality default (detector=hog, upsample=0, jitters=1)``: a preset by its name and
+    the options of its own; other settings field by field (``info --json`` has them all)."""
     if not settings:
         return "(none yet)"
-    return ", ".join(f"{k}={v}" for k, v in settings.items())
+    preset = preset_of(Settings.from_dict(settings))
+    if preset is None:
+        return ", ".join(f"{k}={v}" for k, v in settings.items())
+    options = ", ".join(f"{k}={settings[k]}" for k in ("detector", "upsample", "jitters"))
+    return f"--quality {preset} ({options})"
 
 
 @main.command("people")
