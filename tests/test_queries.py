@@ -116,3 +116,10 @@ def test_a_photo_of_the_gallery_is_said_to_be_that_photo(quality):
     assert first["resemblance"] == "the same photo" and first["same_person"]
     assert first["photo"].endswith("Joseph_Biden_0005.jpg")
     assert first["distance"] >= 0 and first["calibrated"] >= 0
+
+
+def test_every_commands_help_has_an_example():
+    for name in main.commands:
+        assert f"lookalike {name} " in run(name, "--help").stdout, name
+    top = run("--help").stdout
+    assert "built-in" in top and "LOOKALIKE_INDEX" in top and "--index" in top

@@ -192,7 +192,7 @@ def make_query(
 ) -> Query:
     """Encode a query photo, or take an indexed person's mean face when ``query`` names one
     (the name found whatever its case, and spaces for underscores: ``joe biden``)."""
-    if not os.path.exists(query):
+    if not os.path.lexists(query):  # a broken link is a photo that cannot be read
         return _person_query(idx, query)
     found, how = encode_query(query, settings, max_pixels)
     chosen = found if all_faces else found[:1]
@@ -215,8 +215,8 @@ def _person_query(idx: Index, query: str) -> Query:
     if name is not None:
         centroid = gallery.X[gallery.person == gallery.names.index(name)].mean(axis=0)
         return Query(name, [centroid], [None], [None], exclude=name, faces_found=None)
-    if os.path.lexists(query) or _looks_like_a_photo(query):
-        raise ImageError(f"{query}: no such file")  # (or a broken link): as `distance` says
+    if _looks_like_a_photo(query):
+        raise ImageError(f"{query}: no such file")  # as `distance` says
     near = nearest_names(gallery.names, query)
     hint = f" (did you mean {' or '.join(near)}?)" if near else " (`lookalike people` lists them)"
     raise FileNotFoundError(f"{query}: no such file or indexed person{hint}")
