@@ -310,32 +310,37 @@ def match_query(
     with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
         gallery = idx.gallery()
         hits = [rank(gallery, e, top, per_person, q.exclude) for e in q.embeddings]
-        firsts = [rank(gallery, e, 1, True, q.exclude) for e in q.embeddings]
         info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
     cohort = cohort_for(idx.settings())
     people = len(gallery.names) - (q.exclude in gallery.names)
     out: list[Match] = []
-    for n, (found, first) in enumerate(zip(hits, firsts, strict=True)):
-        e = q.embeddings[n]
-        same_code = _same_person(cohort, e, gallery, first, people, tolerance)
-        d = [dist for _, dist in found]
-        calibrated = _verdict_distances(cohort, e, gallery, found) if cohort else None
+    for n, (e, found) in enumerate(zip(q.embeddings, hits, strict=True), start=1):
+        v = _verdict_distances(cohort, e, gallery, found)
+        # the nearest person: the first row ranked, or with --faces the nearest credited face
+        first = found[:1] if per_person else rank(gallery, e, 1, True, q.exclude)
+        near = v[:1] if per_person else _verdict_distances(cohort, e, gallery, first)
+        same = bool(near) and (
+            verdict.same_person(near[0], people, calibrated=cohort is not None)
+            if tolerance is None
+            else near[0] <= tolerance
+        )
+        same_code = gallery.person[first[0][0]] if same else None
         for i, (r, dist) in enumerate(found):
             face = info[int(gallery.face_ids[r])]
-            v = dist if calibrated is None else calibrated[i]
+            is_same = bool(gallery.person[r] == same_code)
             out.append(
                 Match(
                     i + 1,
                     face["name"],
                     round(dist, 6),
-                    round(search.similarity(v, tolerance or facelib.TOLERANCE), 1),
-                    bool(gallery.person[r] == same_code),
+                    round(search.similarity(v[i], tolerance or facelib.TOLERANCE), 1),
+                    is_same,
                     face["path"],
                     face["box"],
                     int(gallery.face_ids[r]),
-                    n + 1,
-                    None if calibrated is None else round(v, 6),
-                    _words(d[i], v, gallery.person[r] == same_code),
+                    n,
+                    round(v[i], 6) if cohort else None,
+                    _words(dist, v[i], is_same),
                 )
             )
     return out
@@ -365,26 +370,6 @@ def match_report(
 def people(idx: Index | BuiltinGallery) -> list[dict]:
     """Each indexed person: name, credited faces, photos."""
     return [{"name": n, "faces": f, "photos": p} for n, f, p in idx.people()]
-
-
-def _same_person(
-    cohort: Cohort | None,
-    e: np.ndarray,
-    gallery: Gallery,
-    first: list[tuple[int, float]],
-    people: int,
-    tolerance: float | None,
-) -> int | None:
-    """The person code of the nearest person ``first[0]`` when the verdict is that they
-    are the query's person, else None."""
-    if not first:
-        return None
-    near = _verdict_distances(cohort, e, gallery, first)[0]
-    if tolerance is None:
-        same = verdict.same_person(near, people, calibrated=cohort is not None)
-    else:
-        same = near <= tolerance
-    return int(gallery.person[first[0][0]]) if same else None
 
 
 def _verdict_distances(
