@@ -7,21 +7,14 @@ import json
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from conftest import CELEBS, EXAMPLES, needs_data
 from PIL import Image
+from test_cli import run
 
 from lookalike import api
 from lookalike.cli import main
 
 pytestmark = needs_data
-
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 def test_people_lists_each_person_with_faces_and_photos(celebs_index):
