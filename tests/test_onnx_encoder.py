@@ -3,6 +3,8 @@ and parity with dlib's own ``compute_face_descriptor`` on real chips."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import EXAMPLES, LFW, needs_data
@@ -147,3 +149,60 @@ def test_one_chip_or_many_give_the_same(dlib_encoder):
     chips = list(np.random.default_rng(1).integers(0, 256, (3, 150, 150, 3), np.uint8))
     one_by_one = np.concatenate([encoder.embed([c]) for c in chips])
     assert np.abs(one_by_one - encoder.embed(chips)).max() < 1e-5
+
+
+# -- the engine choice ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_engine(monkeypatch):
+    """No engine chosen; whatever a test chooses is undone after it."""
+    monkeypatch.delenv("LOOKALIKE_ENGINE", raising=False)
+
+
+def test_engine_choice(no_engine, monkeypatch):
+    assert faces.engine() == "onnx"  # onnxruntime is installed
+    faces.set_engine("dlib")
+    assert faces.engine() == "dlib" and faces.dlib_info()["engine"] == "dlib"
+    with pytest.raises(ValueError, match="unknown encoder engine"):
+        faces.set_engine("tensorflow")
+    monkeypatch.setattr(encoder, "available", lambda: False)
+    monkeypatch.delenv("LOOKALIKE_ENGINE")
+    assert faces.engine() == "dlib"
+    with pytest.raises(faces.ModelError, match="onnxruntime"):
+        faces.set_engine("onnx")
+
+
+def test_engines_embed_alike(no_engine, monkeypatch):
+    """faces.embed's mean of several chips (mirrored too) is the same with either engine;
+    jittered encodings (dlib's random crops) are dlib's whatever the engine."""
+    chips = list(np.random.default_rng(2).integers(0, 256, (2, 150, 150, 3), np.uint8))
+    by = {}
+    for name in faces.ENGINES:
+        faces.set_engine(name)
+        by[name] = faces.embed(chips, faces.Settings(mirror=True))
+    assert by["onnx"].shape == (128,) and by["onnx"].dtype == np.float32
+    assert np.linalg.norm(by["onnx"] - by["dlib"]) < PARITY
+
+    def refuse(chips):
+        raise AssertionError("jittered chips sent to onnxruntime")
+
+    monkeypatch.setattr(encoder, "embed", refuse)
+    assert faces.embed(chips[:1], faces.Settings(jitters=2)).shape == (128,)
+
+
+@needs_data
+def test_cli_engine(no_engine):
+    from click.testing import CliRunner
+
+    from lookalike.cli import main
+
+    photos = [str(EXAMPLES / "obama.jpg"), str(EXAMPLES / "obama2.jpg")]
+    distances = {}
+    for name in faces.ENGINES:
+        result = CliRunner().invoke(main, ["distance", *photos, "--engine", name, "--json"])
+        assert result.exit_code == 0, result.output
+        distances[name] = json.loads(result.output)["distance"]
+    assert distances["onnx"] == pytest.approx(distances["dlib"], abs=1e-5)
+    refused = CliRunner().invoke(main, ["distance", *photos, "--engine", "cuda"])
+    assert refused.exit_code == 2 and "cuda" in refused.output

@@ -23,6 +23,7 @@ import numpy as np
 GRAPH_VERSION = 1
 
 
+@cache
 def available() -> bool:
     """Whether onnxruntime (and onnx, to build the model) can be imported."""
     return all(importlib.util.find_spec(name) is not None for name in ("onnxruntime", "onnx"))
