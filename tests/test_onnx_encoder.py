@@ -4,6 +4,7 @@ and parity with dlib's own ``compute_face_descriptor`` on real chips."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -90,24 +91,35 @@ def test_graph_matches_dlib_on_random_chips(net, dlib_encoder):
 def test_model_cached_by_the_weights_hash(tmp_path, monkeypatch):
     weights = tmp_path / faces.ENCODER_FILE
     weights.write_bytes(WEIGHTS.read_bytes())
-    model = encoder.load_model(weights, tmp_path / "cache")
-    assert encoder.model_path(weights, tmp_path / "cache").read_bytes() == model
+    path = encoder.load_model(weights, tmp_path / "cache")
+    assert path == encoder.model_path(weights, tmp_path / "cache") and path.stat().st_size > 2e7
 
     def no_build(*args):
         raise AssertionError("built again")
 
     monkeypatch.setattr(dlibdnn, "to_onnx", no_build)
-    assert encoder.load_model(weights, tmp_path / "cache") == model
-    before = encoder.model_path(weights, tmp_path)
+    assert encoder.load_model(weights, tmp_path / "cache") == path
     weights.write_bytes(weights.read_bytes() + b"x")
-    assert encoder.model_path(weights, tmp_path) != before  # a changed file: a new model
+    assert encoder.model_path(weights, tmp_path / "cache") != path  # a changed file: a new model
 
 
 def test_unwritable_cache_builds_in_memory(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("not a folder")
     model = encoder.load_model(WEIGHTS, blocked / "cache")
-    assert model.startswith(b"\x08")  # an ONNX protobuf: field 1 (ir_version) first
+    assert isinstance(model, bytes) and model.startswith(b"\x08")  # ONNX: ir_version first
+
+
+def test_damaged_cached_model_is_built_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(encoder, "_session", encoder._session.__wrapped__)
+    import platformdirs
+
+    cached = encoder.model_path(WEIGHTS, Path(platformdirs.user_cache_dir("lookalike")))
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"damaged")
+    assert encoder._session().get_outputs()[0].name == "embeddings"
+    assert cached.stat().st_size > 2e7
 
 
 def test_threads(monkeypatch):

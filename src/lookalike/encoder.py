@@ -41,14 +41,13 @@ def model_path(weights: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{weights.stem}-{digest[:16]}-g{GRAPH_VERSION}.onnx"
 
 
-def load_model(weights: Path, cache_dir: Path) -> bytes:
-    """The ONNX model of dlib's encoder in ``weights``, built once and cached; if the cache
-    folder cannot be written, built in memory every time."""
+def load_model(weights: Path, cache_dir: Path, rebuild: bool = False) -> Path | bytes:
+    """The ONNX model of dlib's encoder in ``weights``: the cached file (built first if
+    missing, or if ``rebuild``), or the model itself where the cache folder cannot be written.
+    A path, not bytes, where it can: onnxruntime then holds one copy of the weights, not two."""
     path = model_path(weights, cache_dir)
-    try:
-        return path.read_bytes()
-    except OSError:
-        pass  # not built yet
+    if path.is_file() and not rebuild:
+        return path
     from . import dlibdnn
 
     model = dlibdnn.to_onnx(dlibdnn.read(weights)).SerializeToString()
@@ -57,10 +56,11 @@ def load_model(weights: Path, cache_dir: Path) -> bytes:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(model)
         os.replace(tmp, path)
+        return path
     except OSError:
         with contextlib.suppress(OSError):  # no folder to write in, nothing to remove
             tmp.unlink(missing_ok=True)
-    return model
+        return model
 
 
 def threads() -> int:
@@ -82,8 +82,20 @@ def _session():
     weights = model_dir() / ENCODER_FILE
     if not weights.is_file():
         raise ModelError(f"model file missing: {weights}")
+    cache_dir = Path(platformdirs.user_cache_dir("lookalike"))
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads()
     options.inter_op_num_threads = 1
-    model = load_model(weights, Path(platformdirs.user_cache_dir("lookalike")))
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    providers = ["CPUExecutionProvider"]
+    model = load_model(weights, cache_dir)
+    try:
+        return ort.InferenceSession(_source(model), options, providers=providers)
+    except Exception:  # onnxruntime's own errors are plain Exceptions: a damaged cached file
+        if isinstance(model, bytes):
+            raise
+    model = load_model(weights, cache_dir, rebuild=True)
+    return ort.InferenceSession(_source(model), options, providers=providers)
+
+
+def _source(model: Path | bytes) -> str | bytes:
+    return model if isinstance(model, bytes) else str(model)
