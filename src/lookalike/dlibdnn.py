@@ -71,6 +71,17 @@ ENCODER: list[tuple[str, int]] = [
 ]
 
 
+def _rcon() -> list[tuple[str, int]]:
+    """``relu<affine<con<SUBNET>>>``: the repeated unit of dlib's CNN face detector."""
+    return [("relu", 0), ("affine", 0), ("con", 0)]
+
+
+#: ``net_type`` of dlib's ``dnn_mmod_face_detection_ex.cpp`` (``mmod_human_face_detector.dat``)
+#: below its loss layer: ``con<1,9,9,1,1, rcon5<45> x3 <downsampler>>``, the downsampler
+#: three ``rcon`` of 5x5 stride-2 convolutions (16, 32, 32 filters).
+DETECTOR: list[tuple[str, int]] = [("con", 0), *(_rcon() * 6)]
+
+
 class FormatError(ValueError):
     """The file is not the dlib network :data:`ENCODER` describes."""
 
@@ -90,8 +101,15 @@ class Network:
     """A dlib network read from its file: ``layers`` outermost first."""
 
     means: tuple[float, float, float]  # the input layer's per-channel (R, G, B) means
-    size: int  # the input chips' side
+    size: int  # the input chips' side; 0: any size (an image pyramid)
     layers: list[Layer]
+    #: an image pyramid input's padding between levels and around them (dlib's
+    #: ``input_rgb_image_pyramid``); None for fixed-size chips
+    pyramid: tuple[int, int] | None = None
+    #: the loss layer's settings that matter at inference (``loss_mmod``: ``windows``, the
+    #: detector windows' (width, height); ``nms``, the (IoU, covered share) of non-max
+    #: suppression)
+    loss: dict = field(default_factory=dict)
 
     def count(self, kind: str) -> int:
         return sum(layer.kind == kind for layer in self.layers)
@@ -159,18 +177,18 @@ class _Reader:
 def read(path: str | Path, topology: list[tuple[str, int]] = ENCODER) -> Network:
     """The network in dlib's ``.dat`` file at ``path``, shaped as ``topology`` says."""
     r = _Reader(Path(path).read_bytes())
-    _read_loss(r)
+    loss = _read_loss(r)
     wrappers = [r.version(kind, *_wrapper_versions(kind)) for kind, _ in topology]
     layers = [Layer(kind, tag) for kind, tag in topology]
     inner = len(layers) - 1
-    means, size = _read_input(r)
+    means, size, pyramid = _read_input(r)
     for i in range(inner, -1, -1):  # details from the innermost layer outwards
         if layers[i].kind in COMPUTING:
             _read_details(r, layers[i])
             _read_state(r, wrappers[i], on_input=i == inner)
     if not r.at_end():
         raise FormatError("data left after the last layer")
-    return Network(means=means, size=size, layers=layers)
+    return Network(means=means, size=size, layers=layers, pyramid=pyramid, loss=loss)
 
 
 def _wrapper_versions(kind: str) -> tuple[int, ...]:
@@ -179,25 +197,62 @@ def _wrapper_versions(kind: str) -> tuple[int, ...]:
     return (1, 2, 3) if kind in COMPUTING else (1,)
 
 
-def _read_loss(r: _Reader) -> None:
+def _read_loss(r: _Reader) -> dict:
     r.version("add_loss_layer", 1)
     name = r.string()
     if name == "loss_metric_2":
         for _ in range(2):
             r.real()  # margin, distance threshold: training only
+    elif name == "loss_mmod_":
+        return _read_mmod_options(r)
     elif name != "loss_metric_":
-        raise FormatError(f"not a metric network: loss {name!r}")
+        raise FormatError(f"unknown loss layer {name!r}")
+    return {}
 
 
-def _read_input(r: _Reader) -> tuple[tuple[float, float, float], int]:
+def _read_mmod_options(r: _Reader) -> dict:
+    """dlib's ``mmod_options``: the detector windows and the non-max suppression test."""
+    version = r.version("mmod_options", 1, 2, 3, 4)
+    if version == 1:
+        windows = [(r.integer(), r.integer())]
+    else:
+        windows = [_read_window(r) for _ in range(r.integer())]
+    for _ in range(3):
+        r.real()  # loss per false alarm, per missed target, truth match IoU: training only
+    nms = (r.real(), r.real())  # IoU, share of either box covered
+    for _ in range(2):
+        r.real()  # overlaps_ignore: training only
+    if version >= 3:
+        r.integer()  # assume_image_pyramid
+    if version >= 4 and r.boolean():
+        raise FormatError("bounding box regression is not supported")
+    if version >= 4:
+        r.real()  # bbr_lambda
+    return {"windows": windows, "nms": nms}
+
+
+def _read_window(r: _Reader) -> tuple[int, int]:
+    version = r.version("detector_window_details", 1, 2)
+    size = (r.integer(), r.integer())
+    if version == 2:
+        r.string()  # label
+    return size
+
+
+def _read_input(r: _Reader) -> tuple[tuple[float, float, float], int, tuple[int, int] | None]:
+    """The input layer: its means and chip size, or (an image pyramid) its paddings."""
     name = r.string()
-    if name != "input_rgb_image_sized":
+    if name not in ("input_rgb_image_sized", "input_rgb_image_pyramid", "input_rgb_image_pyramid2"):
         raise FormatError(f"unexpected input layer {name!r}")
     means = (r.real(), r.real(), r.real())
+    if name == "input_rgb_image_pyramid":
+        return means, 0, (10, 11)  # dlib's defaults before they were stored
+    if name == "input_rgb_image_pyramid2":
+        return means, 0, (r.integer(), r.integer())
     rows, cols = r.integer(), r.integer()
     if rows != cols:
         raise FormatError(f"input {rows}x{cols} is not square")
-    return means, rows
+    return means, rows, None
 
 
 def _read_state(r: _Reader, version: int, on_input: bool) -> None:
@@ -216,9 +271,12 @@ def _read_state(r: _Reader, version: int, on_input: bool) -> None:
 
 def _read_details(r: _Reader, layer: Layer) -> None:
     name = r.string()
-    if not name.startswith(layer.kind + "_"):
+    if layer.kind == "affine" and name == "bn_con2":
+        _batch_norm(r, layer)  # dlib reads a trained net's batch norm as an affine layer
+    elif not name.startswith(layer.kind + "_"):
         raise FormatError(f"expected a {layer.kind} layer, found {name!r}")
-    _DETAILS[layer.kind](r, name, layer)
+    else:
+        _DETAILS[layer.kind](r, name, layer)
 
 
 def _con(r: _Reader, name: str, layer: Layer) -> None:
@@ -251,6 +309,25 @@ def _affine(r: _Reader, name: str, layer: Layer) -> None:
     k = int(np.prod(gamma))
     layer.weights["gamma"] = params[:k]
     layer.weights["beta"] = params[k : k + int(np.prod(beta))]
+
+
+def _batch_norm(r: _Reader, layer: Layer) -> None:
+    """``bn_con2`` as dlib's ``affine_(const bn_&)`` makes it: gamma / sqrt(var + eps), and
+    beta - that * mean, from the running statistics."""
+    params = r.tensor().ravel()
+    gamma, _ = r.alias(), r.alias()
+    for _ in range(2):
+        r.tensor()  # this batch's means and inverse deviations: training only
+    means, variances = r.tensor().ravel(), r.tensor().ravel()
+    for _ in range(2):
+        r.integer()  # updates, window size
+    for _ in range(4):
+        r.real()  # learning rate and weight decay multipliers
+    eps = r.real()
+    k = int(np.prod(gamma))
+    scale = (params[:k] / np.sqrt(variances + np.float32(eps))).astype(np.float32)
+    layer.weights["gamma"] = scale
+    layer.weights["beta"] = (params[k : 2 * k] - scale * means).astype(np.float32)
 
 
 def _relu(r: _Reader, name: str, layer: Layer) -> None:
@@ -325,17 +402,28 @@ class _Graph:
 
 
 def to_onnx(net: Network, opset: int = 17):
-    """An ONNX model of ``net``: input ``chips``, N x 3 x size x size float32 RGB values
-    0-255 (dlib's input normalisation is done in the graph), output ``embeddings``, N x 128.
+    """An ONNX model of ``net``.
+
+    The face encoder (fixed-size chips): input ``chips``, N x 3 x size x size float32 RGB
+    values 0-255 (dlib's input normalisation is done in the graph), output ``embeddings``,
+    N x 128.  The detector (an image pyramid): input ``tensor``, N x 3 x H x W, what dlib's
+    input layer makes of an image (normalised, tiled: see :mod:`lookalike.cnn`), output
+    ``scores``, one map a detector window.
 
     Each ``affine`` layer (batch norm folded into a scale and shift by dlib) is folded into
     the convolution before it."""
     from onnx import TensorProto, helper
 
     g = _Graph()
-    means = np.array(net.means, np.float32).reshape(1, 3, 1, 1)
-    x = g.node("Sub", ["chips", g.const("means", means)], (3, net.size, net.size))
-    x = g.node("Mul", [x, g.const("scale", np.float32(1 / 256))], g.shapes[x])
+    if net.size:
+        names, dims = ("chips", "embeddings"), ["n", 3, net.size, net.size]
+        means = np.array(net.means, np.float32).reshape(1, 3, 1, 1)
+        x = g.node("Sub", ["chips", g.const("means", means)], (3, net.size, net.size))
+        x = g.node("Mul", [x, g.const("scale", np.float32(1 / 256))], g.shapes[x])
+    else:
+        names, dims = ("tensor", "scores"), ["n", 3, "h", "w"]
+        x = names[0]
+        g.shapes[x] = (3, None, None)
     tags: dict[int, str] = {}
     layers = net.layers[::-1]  # innermost first
     for i, layer in enumerate(layers):
@@ -345,13 +433,13 @@ def to_onnx(net: Network, opset: int = 17):
             continue  # folded into the con below it
         following = layers[i + 1] if i + 1 < len(layers) else None
         x = _add_layer(g, layer, x, tags, following)
-    output = helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["n", 128])
-    g.nodes[-1].output[0] = "embeddings"
+    g.nodes[-1].output[0] = names[1]
+    out_dims = ["n", g.shapes[x][0]] + (["h_out", "w_out"] if not net.size else [])
     graph = helper.make_graph(
         g.nodes,
-        "dlib_metric_net",
-        [helper.make_tensor_value_info("chips", TensorProto.FLOAT, ["n", 3, net.size, net.size])],
-        [output],
+        "dlib_net",
+        [helper.make_tensor_value_info(names[0], TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info(names[1], TensorProto.FLOAT, out_dims)],
         g.inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
@@ -417,8 +505,11 @@ def _pool_node(g: _Graph, layer: Layer, x: str) -> str:
     )
 
 
-def _out_size(shape: tuple[int, int, int], a: dict[str, int]) -> tuple[int, int]:
+def _out_size(shape: tuple, a: dict[str, int]) -> tuple:
+    """A convolution's or pooling's output rows and columns (None: known at run time)."""
     _, h, w = shape
+    if h is None:
+        return None, None
     return (
         (h + 2 * a["pad_y"] - a["rows"]) // a["stride_y"] + 1,
         (w + 2 * a["pad_x"] - a["cols"]) // a["stride_x"] + 1,

@@ -41,16 +41,20 @@ def model_path(weights: Path, cache_dir: Path) -> Path:
     return cache_dir / f"{weights.stem}-{digest[:16]}-g{GRAPH_VERSION}.onnx"
 
 
-def load_model(weights: Path, cache_dir: Path, rebuild: bool = False) -> Path | bytes:
-    """The ONNX model of dlib's encoder in ``weights``: the cached file (built first if
-    missing, or if ``rebuild``), or the model itself where the cache folder cannot be written.
-    A path, not bytes, where it can: onnxruntime then holds one copy of the weights, not two."""
+def load_model(
+    weights: Path, cache_dir: Path, rebuild: bool = False, topology: list | None = None
+) -> Path | bytes:
+    """The ONNX model of the dlib network in ``weights`` (the encoder, or a network of
+    another ``topology``): the cached file (built first if missing, or if ``rebuild``), or
+    the model itself where the cache folder cannot be written.  A path, not bytes, where it
+    can: onnxruntime then holds one copy of the weights, not two."""
     path = model_path(weights, cache_dir)
     if path.is_file() and not rebuild:
         return path
     from . import dlibdnn
 
-    model = dlibdnn.to_onnx(dlibdnn.read(weights)).SerializeToString()
+    net = dlibdnn.read(weights, topology or dlibdnn.ENCODER)
+    model = dlibdnn.to_onnx(net).SerializeToString()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
