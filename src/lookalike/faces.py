@@ -49,8 +49,9 @@ LANDMARK_FILES = {
     "68-point": "shape_predictor_68_face_landmarks.dat",
 }
 ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-#: Who runs the encoder: dlib, or onnxruntime on a graph of dlib's own weights
-#: (:mod:`lookalike.encoder`: the same encodings within L2 1e-5, several times faster).
+#: Who runs the encoder and the CNN detector's network: dlib, or onnxruntime on graphs of
+#: dlib's own weights (:mod:`lookalike.encoder`, :mod:`lookalike.cnn`: the same encodings
+#: within L2 1e-5 and the same boxes, about 10x faster).
 ENGINES = ("dlib", "onnx")
 CNN_FILE = "mmod_human_face_detector.dat"
 
@@ -287,7 +288,7 @@ def _look_again(photo: Photo, small: np.ndarray, factor: float, settings: Settin
         return small, factor, list(_hog_detector()(small, 1))
     if settings.fallback == "cnn":
         small, factor = shrink(photo.pixels, FALLBACK_SIDE)
-        return small, factor, [d.rect for d in _cnn_detector()(small, 0)]
+        return small, factor, _cnn_rects(small, 0)
     raise ValueError(f"unknown fallback {settings.fallback!r} (none, hog or cnn)")
 
 
@@ -316,7 +317,7 @@ def largest(faces: list[Face]) -> Face:
 def _detect_rects(pixels: np.ndarray, settings: Settings, scale: float) -> list:
     """The detector's boxes in ``pixels``, a copy ``scale`` times smaller than the photo."""
     if settings.detector == "cnn":
-        return [d.rect for d in _cnn_detector()(pixels, settings.upsample)]
+        return _cnn_rects(pixels, settings.upsample)
     if settings.detector == "hog" and settings.min_face > 0:
         return _hog_levels(pixels, settings.upsample, settings.min_face / scale)
     if settings.detector == "hog":
@@ -536,6 +537,19 @@ def _cache_dir() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("lookalike"))
+
+
+def _cnn_rects(pixels: np.ndarray, upsample: int) -> list:
+    """The CNN detector's boxes: its network on onnxruntime with the onnx engine (the same
+    boxes, ~10x faster), dlib's own where asked or where upsampling (dlib's ``pyramid_up``
+    has no Python binding to copy it with)."""
+    import dlib
+
+    if upsample == 0 and engine() == "onnx":
+        from . import cnn
+
+        return [dlib.rectangle(*d.rect) for d in cnn.detect(pixels)]
+    return [d.rect for d in _cnn_detector()(pixels, upsample)]
 
 
 @cache
