@@ -68,7 +68,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def engine_option(command: Callable) -> Callable:
-    """--engine: who runs the face encoder, for this command and its worker processes."""
+    """--engine: who runs the face encoder and the CNN detector, for this command and its
+    worker processes."""
 
     @wraps(command)
     def wrapper(*args, engine: str | None = None, **kwargs):
@@ -79,8 +80,9 @@ def engine_option(command: Callable) -> Callable:
     return click.option(
         "--engine",
         type=click.Choice(ENGINES),
-        help="Who runs dlib's face encoder: onnx (onnxruntime, several times faster; the "
-        "default where installed) or dlib itself.  The same encodings.  [env LOOKALIKE_ENGINE]",
+        help="Who runs dlib's face encoder and CNN detector: onnx (onnxruntime, about 10x "
+        "faster; the default where installed) or dlib itself.  The same encodings and boxes.  "
+        "[env LOOKALIKE_ENGINE]",
     )(wrapper)
 
 
