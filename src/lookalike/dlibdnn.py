@@ -1,12 +1,14 @@
-"""dlib's face encoder outside dlib: a reader of its DNN ``.dat`` file and an ONNX graph of it.
+"""dlib's networks outside dlib: a reader of its DNN ``.dat`` files and ONNX graphs of them.
 
-The file (``dlib_face_recognition_resnet_model_v1.dat``) is a dlib ``anet_type`` as
-serialized by ``dlib/dnn/core.h``: the loss layer's details, then one version number per
-layer from the outermost inwards (each layer holds the network below it), then the input
-layer, then each layer's details from the innermost outwards.  The network's shape (which
-layers, where its residual branches join) is not in the file, only in the C++ type that
-wrote it, so :data:`ENCODER` writes that type down once, outermost layer first; the sizes of
-each layer (filters, kernels, strides, padding) are read from the file and checked.
+Two networks: the face encoder (``dlib_face_recognition_resnet_model_v1.dat``, dlib's
+``anet_type``) and the CNN face detector (``mmod_human_face_detector.dat``).  A file is a
+network as serialized by ``dlib/dnn/core.h``: the loss layer's details, then one version
+number per layer from the outermost inwards (each layer holds the network below it), then
+the input layer, then each layer's details from the innermost outwards.  The network's shape
+(which layers, where its residual branches join) is not in the file, only in the C++ type
+that wrote it, so :data:`ENCODER` and :data:`DETECTOR` write those types down once,
+outermost layer first; the sizes of each layer (filters, kernels, strides, padding) are read
+from the file, which must read to its last byte as that network.
 
 Integers are dlib's variable-length integers, floats its ``float_details`` (mantissa and
 exponent, each a variable-length integer), tensors' values 4-byte little-endian floats.
@@ -15,6 +17,7 @@ exponent, each a variable-length integer), tensors' values 4-byte little-endian 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,10 +41,8 @@ def _ares() -> list[tuple[str, int]]:
 def _ares_down() -> list[tuple[str, int]]:
     """``relu<add_prev2<avg_pool<2,2,2,2,skip1<tag2<block<tag1<SUBNET>>>>>>>>``: a residual
     block that halves the size; its input, average-pooled, is added to the block's output."""
-    return [("relu", 0), ("add_prev", 2), ("avg_pool", 0), ("skip", 1), ("tag", 2)] + [
-        *_block(),
-        ("tag", 1),
-    ]
+    joined = [("relu", 0), ("add_prev", 2), ("avg_pool", 0), ("skip", 1), ("tag", 2)]
+    return [*joined, *_block(), ("tag", 1)]
 
 
 #: ``anet_type`` of dlib's ``dnn_face_recognition_ex.cpp``, outermost layer first (below the
@@ -83,7 +84,7 @@ DETECTOR: list[tuple[str, int]] = [("con", 0), *(_rcon() * 6)]
 
 
 class FormatError(ValueError):
-    """The file is not the dlib network :data:`ENCODER` describes."""
+    """The file is not the dlib network described (:data:`ENCODER`, :data:`DETECTOR`)."""
 
 
 @dataclass
@@ -140,8 +141,8 @@ class _Reader:
     def real(self) -> float:
         """``float_details``: mantissa * 2**exponent (special exponents: inf, -inf, nan)."""
         mantissa, exponent = self.integer(), self.integer()
-        special = {32000: np.inf, 32001: -np.inf, 32002: np.nan}
-        return special[exponent] if exponent in special else float(np.ldexp(mantissa, exponent))
+        special = {32000: math.inf, 32001: -math.inf, 32002: math.nan}
+        return special[exponent] if exponent in special else math.ldexp(mantissa, exponent)
 
     def boolean(self) -> bool:
         char = self._take(1)
