@@ -168,8 +168,9 @@ def test_one_chip_or_many_give_the_same(dlib_encoder):
 
 @pytest.fixture
 def no_engine(monkeypatch):
-    """No engine chosen; whatever a test chooses is undone after it."""
-    monkeypatch.delenv("LOOKALIKE_ENGINE", raising=False)
+    """No engine chosen; whatever a test chooses is undone after it (an empty value is no
+    choice, and monkeypatch restores what it set, not what it only deleted)."""
+    monkeypatch.setenv("LOOKALIKE_ENGINE", "")
 
 
 def test_engine_choice(no_engine, monkeypatch):
@@ -178,8 +179,9 @@ def test_engine_choice(no_engine, monkeypatch):
     assert faces.engine() == "dlib" and faces.dlib_info()["engine"] == "dlib"
     with pytest.raises(ValueError, match="unknown encoder engine"):
         faces.set_engine("tensorflow")
+    assert faces.engine() == "dlib"  # the choice before stands
     monkeypatch.setattr(encoder, "available", lambda: False)
-    monkeypatch.delenv("LOOKALIKE_ENGINE")
+    monkeypatch.setenv("LOOKALIKE_ENGINE", "")
     assert faces.engine() == "dlib"
     with pytest.raises(faces.ModelError, match="onnxruntime"):
         faces.set_engine("onnx")

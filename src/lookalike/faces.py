@@ -227,8 +227,7 @@ def dlib_info() -> dict:
 def set_engine(name: str) -> None:
     """Run the encoder with ``name`` (one of :data:`ENGINES`) in this process and the
     worker processes it starts (through the environment: any start method inherits it)."""
-    os.environ["LOOKALIKE_ENGINE"] = name
-    engine()  # refuse an unknown or missing engine now, not at the first face
+    os.environ["LOOKALIKE_ENGINE"] = _checked_engine(name)
 
 
 def engine() -> str:
@@ -236,6 +235,13 @@ def engine() -> str:
     from . import encoder
 
     name = os.environ.get("LOOKALIKE_ENGINE") or ("onnx" if encoder.available() else "dlib")
+    return _checked_engine(name)
+
+
+def _checked_engine(name: str) -> str:
+    """``name``, refused if unknown or not installed."""
+    from . import encoder
+
     if name not in ENGINES:
         raise ValueError(f"unknown encoder engine {name!r} ({', '.join(ENGINES)})")
     if name == "onnx" and not encoder.available():
