@@ -1,9 +1,11 @@
-"""dlib's face encoder run by onnxruntime: the same 128-d encodings, 5-10x faster a face.
+"""dlib's face encoder run by onnxruntime: the same 128-d encodings (within L2 2e-6), about
+13x less CPU a face than dlib-bin (docs/onnx-encoder.md).
 
 The ONNX model is built (:mod:`lookalike.dlibdnn`) from the installed weight file on first use
 and kept in the user cache folder, named after the weight file's sha256 (a changed file is
-built again; nothing is downloaded).  One session a process, single-threaded unless
-``LOOKALIKE_ONNX_THREADS`` says otherwise: an indexing worker is one process a core.
+built again; nothing is downloaded); :mod:`lookalike.cnn` caches the detector's the same
+way.  One session a process, single-threaded unless ``LOOKALIKE_ONNX_THREADS`` says
+otherwise: an indexing worker is one process a core.
 """
 
 from __future__ import annotations
