@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-lfw gallery clean
+.PHONY: install install-fast test lint match bench bench-lfw bench-cluster gallery clean
 
 install: $(STAMP)
 
@@ -57,6 +57,12 @@ gallery: install
 # LFW accuracy: View 2 (10 folds) and rank-1/rank-5; LFW_ARGS="--quality best", "--view dev"
 bench-lfw: install
 	$(BIN)/python bench/lfw.py --lfw "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)") $(LFW_ARGS)
+
+# clustering LFW's faces into people: the method of `lookalike cluster`, chosen on half of
+# LFW's people and reported on the other half against dlib's baseline (docs/clustering.md);
+# no encoding (the packaged galleries); CLUSTER_ARGS="--quick", "--quality best"
+bench-cluster: install
+	$(BIN)/python bench/cluster.py $(CLUSTER_ARGS)
 
 # lookalike vs face_recognition's CLI, one run, ratios (issue 3); a quick look:
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)

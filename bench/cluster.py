@@ -124,9 +124,11 @@ def main() -> None:
     chosen = best(list(picks.values()))
     print("\nselection half, the best of each family:\n" + HEADER)
     print("\n".join(row("", picks[f]) for f in picks))
-    print(f"chosen: {chosen.method.describe()}")
-    if chosen.method != C.CHOSEN:
-        print(f"NOTE: lookalike.cluster.CHOSEN is {C.CHOSEN.describe()}: update it")
+    chosen_l2 = best([p for f, p in picks.items() if not f[2]])
+    print(f"chosen: {chosen.method.describe()}; on L2: {chosen_l2.method.describe()}")
+    for mine, theirs in ((C.CHOSEN, chosen), (C.CHOSEN_L2, chosen_l2)):
+        if mine != theirs.method:
+            print(f"NOTE: lookalike.cluster has {mine.describe()}: update it")
 
     Xr, tr, cr = halves["report"]
     print(f"\nreport half: {len(Xr):,} faces of {len(np.unique(tr)):,} people\n" + HEADER)

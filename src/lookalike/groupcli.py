@@ -33,9 +33,16 @@ PHOTOS_SHOWN = 3
     type=click.Path(file_okay=False),
     help="Write a picture of each group listed, and an HTML page of them all, into this folder.",
 )
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 2),
+    help="Put two faces together within this distance (calibrated against LFW where it "
+    "can be): higher makes fewer, bigger groups, and more of them hold two people.  "
+    "[default: the line chosen on LFW, docs/clustering.md]",
+)
 @json_option
 @user_errors
-def cluster_cmd(index_path, min_size, save_dir, as_json):
+def cluster_cmd(index_path, min_size, save_dir, threshold, as_json):
     """Group the unnamed faces of the index into people.
 
     Unnamed faces are those of photos indexed with --unnamed, and the bystanders in named
@@ -49,7 +56,7 @@ def cluster_cmd(index_path, min_size, save_dir, as_json):
       lookalike name 4 "Aunt May"
     """
     with Index.open(index_path) as idx:
-        found = groups.cluster_index(idx)
+        found = groups.cluster_index(idx, threshold)
         shown = [g for g in found.groups if g.size >= min_size]
         described = groups.describe(idx, shown)
         written = grouppage.save(idx, shown, save_dir) if save_dir else []

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -76,11 +76,13 @@ def method_for(idx: Index) -> tuple[clusterlib.Method, object]:
     return (clusterlib.CHOSEN, cohort) if cohort else (clusterlib.CHOSEN_L2, None)
 
 
-def cluster_index(idx: Index, method: clusterlib.Method | None = None) -> Clustering:
-    """Group the index's unnamed faces and store the groups (ids kept: module docstring)."""
+def cluster_index(idx: Index, threshold: float | None = None) -> Clustering:
+    """Group the index's unnamed faces and store the groups (ids kept: module docstring);
+    ``threshold`` replaces the chosen method's line."""
     with idx.writer():
-        chosen, cohort = method_for(idx)
-        method = method or chosen
+        method, cohort = method_for(idx)
+        if threshold is not None:
+            method = replace(method, threshold=threshold)
         g = idx.gallery()
         rows = np.flatnonzero(g.person < 0)
         labels = clusterlib.cluster(g.X[rows], method, cohort)
