@@ -3,9 +3,10 @@
 FaceNet's third task, beside verification and recognition: given faces of unknown people,
 group them by person.  Every method here takes the faces' pairwise distances (plain L2, or
 L2 calibrated against a cohort of strangers: :mod:`lookalike.cohort`) and returns a label
-per face; a face alone in its group is a group of one.  The method and line the
-``cluster`` command uses were chosen by ``bench/cluster.py`` on half of LFW's people and
-reported on the other half (docs/clustering.md).
+per face; a face alone in its group is a group of one.  Chinese whispers is dlib's graph
+clustering (``dlib.chinese_whispers``, no model: the face models stay in :mod:`faces`).
+The method and line the ``cluster`` command uses were chosen by ``bench/cluster.py`` on
+half of LFW's people and reported on the other half (docs/clustering.md).
 
 The scores (:func:`scores`) are the usual ones for clustering against known people:
 pairwise precision and recall (of the pairs of faces put together, how many are one
