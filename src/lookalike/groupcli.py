@@ -151,7 +151,11 @@ def name_cmd(words, face_ids, index_path, as_json):
         report = {"index": str(idx.path), **naming.as_dict()}
         click.echo(json.dumps(report, indent=2))
         return
-    what = f"group {naming.group}" if naming.group is not None else "face"
-    faces = f"{len(naming.face_ids)} face{'' if len(naming.face_ids) == 1 else 's'}"
+    n = len(naming.face_ids)
+    if naming.group is not None:
+        what = f"group {naming.group} ({n} face{'' if n == 1 else 's'}) is"
+    else:
+        ids = ", ".join(map(str, naming.face_ids))
+        what = f"face {ids} is" if n == 1 else f"faces {ids} are"
     who = "someone already in the index" if naming.merged else "a new person"
-    click.echo(f"{what} ({faces}) is now {naming.name}, {who}")
+    click.echo(f"{what} now {naming.name}, {who}")
