@@ -189,6 +189,19 @@ def test_name_a_single_face(unnamed_copy):
         assert face not in groups.stored_groups(idx)[group["group"]]
 
 
+def test_a_name_given_by_mistake_is_taken_back(unnamed_copy):
+    face = cluster_json(unnamed_copy)["groups"][0]["faces"][0]["face_id"]
+    run("name", "--face", face, "Someone", "--index", unnamed_copy)
+    taken = run("name", "--face", face, "--forget", "--index", unnamed_copy, "--json").stdout
+    assert json.loads(taken) == {"index": str(unnamed_copy), "forgotten": [face]}
+    with Index.open(unnamed_copy) as idx:
+        assert idx.people() == []
+    again = json.loads(
+        run("name", "--face", face, "--forget", "--index", unnamed_copy, "--json").stdout
+    )
+    assert again["forgotten"] == []
+
+
 def test_naming_mistakes_are_one_line(unnamed_copy):
     cluster_json(unnamed_copy)
     for args, message in [
@@ -196,6 +209,7 @@ def test_naming_mistakes_are_one_line(unnamed_copy):
         (("name", "--face", "999999", "X"), "no face 999999"),
         (("name", "1"), "give a group and a name"),
         (("name", "--face", "1", "1", "X"), "give only the name"),
+        (("name", "--forget"), "--forget takes faces and no name"),
     ]:
         result = run(*args, "--index", unnamed_copy, ok=False)
         assert result.exit_code != 0 and message in result.output, result.output

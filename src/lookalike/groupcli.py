@@ -116,7 +116,7 @@ def _say_what_was_found(
 
 
 @main.command("name")
-@click.argument("words", nargs=-1, required=True, metavar='[GROUP] "PERSON"')
+@click.argument("words", nargs=-1, metavar='[GROUP] "PERSON"')
 @click.option(
     "--face",
     "face_ids",
@@ -126,10 +126,15 @@ def _say_what_was_found(
     help="Name this face (a face_id of `cluster --json` or `match --json`), not a group.  "
     "Repeat for more.",
 )
+@click.option(
+    "--forget",
+    is_flag=True,
+    help="Take back the names given to the --face faces: each is again what its photo says.",
+)
 @index_option
 @json_option
 @user_errors
-def name_cmd(words, face_ids, index_path, as_json):
+def name_cmd(words, face_ids, forget, index_path, as_json):
     """Credit a group's faces (or single faces) to a person: a new one, or one the index
     has, and then their faces and these are one person.  `match` ranks them under that
     name, and names given here survive re-indexing.
@@ -137,7 +142,11 @@ def name_cmd(words, face_ids, index_path, as_json):
     \b
       lookalike name 4 "Aunt May"
       lookalike name --face 812 "Aunt May"
+      lookalike name --face 812 --forget
     """
+    if forget:
+        _forget(face_ids, words, index_path, as_json)
+        return
     with Index.open(index_path) as idx:
         if face_ids:
             if len(words) != 1:
@@ -159,3 +168,16 @@ def name_cmd(words, face_ids, index_path, as_json):
         what = f"face {ids} is" if n == 1 else f"faces {ids} are"
     who = "someone already in the index" if naming.merged else "a new person"
     click.echo(f"{what} now {naming.name}, {who}")
+
+
+def _forget(face_ids: tuple[int, ...], words: tuple[str, ...], index_path, as_json: bool) -> None:
+    if not face_ids or words:
+        raise click.UsageError("--forget takes faces and no name: name --face ID --forget")
+    with Index.open(index_path) as idx:
+        forgotten = groups.forget_names(idx, list(face_ids))
+    if as_json:
+        click.echo(json.dumps({"index": str(idx.path), "forgotten": forgotten}, indent=2))
+        return
+    for face in face_ids:
+        had = "no longer has the name given to it" if face in forgotten else "had no name given"
+        click.echo(f"face {face} {had}")

@@ -202,6 +202,25 @@ def name_faces(idx: Index, face_ids: list[int], name: str) -> Naming:
     return Naming(known or name, list(keys), known is not None)
 
 
+def forget_names(idx: Index, face_ids: list[int]) -> list[int]:
+    """Take back the names given by hand to these faces: each is again what its photo
+    says (unnamed, a bystander, or its folder's person).  Returns the faces that had one."""
+    with idx.writer():
+        keys = _face_keys(idx, face_ids)
+        with idx.db:
+            had = [
+                f
+                for f, key in keys.items()
+                if idx.db.execute(
+                    "DELETE FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? "
+                    "AND bottom = ? AND left = ? RETURNING name",
+                    key,
+                ).fetchall()
+            ]
+        idx.gallery()
+    return had
+
+
 def _face_keys(idx: Index, face_ids: list[int]) -> dict[int, tuple]:
     """Each face's ``(photo sha1, top, right, bottom, left)``: what its name is stored by."""
     wanted = [int(f) for f in face_ids]
