@@ -151,10 +151,12 @@ def index(
     jobs: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
+    unnamed: bool = False,
 ) -> Summary:
-    """Index every photo under ``folder`` (incrementally) into the index file."""
+    """Index every photo under ``folder`` (incrementally) into the index file; with
+    ``unnamed``, its faces belong to nobody yet (:mod:`lookalike.groups` names them)."""
     with Index.open(index_path, create=True) as idx:
-        return index_folder(folder, idx, settings, jobs, max_pixels, progress)
+        return index_folder(folder, idx, settings, jobs, max_pixels, progress, unnamed)
 
 
 def index_settings(idx: Index, wanted: dict | None = None) -> Settings:

@@ -170,6 +170,7 @@ def main() -> None:
       lookalike match me.jpg --top 5     the nearest indexed people
       lookalike distance a.jpg b.jpg     are these two the same person?
       lookalike people                   who is in the index
+      lookalike cluster                  group the faces nobody named into people
       lookalike map --out map.png        every indexed face on a 2-D map
 
     The index is one file: index.db in your user data folder, or the one --index or
@@ -188,11 +189,27 @@ def main() -> None:
 @click.option(
     "--verbose", "-v", is_flag=True, help="List every photo without a face or unreadable."
 )
+@click.option(
+    "--unnamed",
+    is_flag=True,
+    help="Take no names from folders or files: the faces belong to nobody yet "
+    "(`lookalike cluster` groups them, `lookalike name` names them).",
+)
 @json_option
 @user_errors
 @engine_option
 def index_cmd(
-    folders, index_path, model, upsample, jitters, quality, jobs, max_pixels, verbose, as_json
+    folders,
+    index_path,
+    model,
+    upsample,
+    jitters,
+    quality,
+    jobs,
+    max_pixels,
+    verbose,
+    unnamed,
+    as_json,
 ):
     """Detect, crop and encode every face under FOLDERS into the index.
 
@@ -202,12 +219,15 @@ def index_cmd(
     \b
       lookalike index ./celebs
       lookalike index ./celebs ./friends --index people.db --jobs 2
+      lookalike index ./party-photos --unnamed
     """
     summaries = []
     with Index.open(index_path, create=True) as idx:
         settings = api.indexing_settings(idx, wanted_settings(model, upsample, jitters, quality))
         for folder in folders:
-            summary = api.index_folder(folder, idx, settings, jobs, max_pixels, progress=True)
+            summary = api.index_folder(
+                folder, idx, settings, jobs, max_pixels, progress=True, unnamed=unnamed
+            )
             summaries.append(summary)
             _report(summary, idx.path, verbose)
             if summary.interrupted:
@@ -664,6 +684,8 @@ def export_cmd(out, index_path, fmt, base_url):
     for path in written:
         click.echo(path)
 
+
+from . import groupcli  # noqa: E402, F401  (the `cluster` and `name` commands)
 
 if __name__ == "__main__":
     sys.exit(main())

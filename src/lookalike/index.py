@@ -1,11 +1,14 @@
 """The index: one SQLite file holding every photo seen, its faces and their embeddings.
 
 Tables: ``meta`` (format version and the settings that made the embeddings), ``photos``
-(path, size, mtime, content hash, status, error, person name) and ``faces`` (box, embedding
-as packed float32, whether the face is credited to the photo's person, the aligned chip as
-JPEG).  Writes happen in batches, one transaction each (WAL), so an interrupted run keeps
-every committed batch.  Nothing is ever pickled: embeddings are raw float32 with their size
-checked.
+(path, size, mtime, content hash, status, error, person name: ``""`` for a photo whose faces
+belong to nobody yet, indexed ``--unnamed``) and ``faces`` (box, embedding as packed float32,
+whether the face is credited to the photo's person, the aligned chip as JPEG); since format
+2, ``named_faces`` (names given by hand, keyed by the photo's content hash and the face's
+box, so that they survive re-indexing) and ``face_groups`` (the groups of the last
+``lookalike cluster``: :mod:`lookalike.groups`).  Writes happen in batches, one
+transaction each (WAL), so an interrupted run keeps every committed batch.  Nothing is ever
+pickled: embeddings are raw float32 with their size checked.
 """
 
 from __future__ import annotations
@@ -26,7 +29,9 @@ import numpy as np
 
 from .faces import Face, Settings
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The name of a photo whose faces belong to nobody yet (``index --unnamed``).
+UNNAMED = ""
 APP = "lookalike"
 DIM = 128
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -57,6 +62,39 @@ CREATE TABLE IF NOT EXISTS faces (
 );
 CREATE INDEX IF NOT EXISTS faces_photo ON faces(photo_id);
 """
+
+#: Format 2: names given by hand and the groups of `lookalike cluster` (added in place to a
+#: format 1 index by its first writer; a face's name: :data:`FACE_NAMES_SQL`).
+NAMES_SQL = """
+CREATE TABLE IF NOT EXISTS named_faces (
+    sha1 TEXT NOT NULL,
+    top INTEGER NOT NULL, right INTEGER NOT NULL, bottom INTEGER NOT NULL, left INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (sha1, top, right, bottom, left)
+);
+CREATE TABLE IF NOT EXISTS face_groups (
+    face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS named_added AFTER INSERT ON named_faces
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS named_removed AFTER DELETE ON named_faces
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
+CREATE TRIGGER IF NOT EXISTS named_changed AFTER UPDATE ON named_faces
+BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
+"""
+
+#: Each face's name (a temporary view, made when the index is opened): the one given by
+#: hand, else its photo's person's when it is the face credited to them, else NULL.
+FACE_NAMES_SQL = """
+CREATE TEMP VIEW face_names AS SELECT f.id AS face_id, p.id AS photo_id, {hand} AS hand,
+    COALESCE({hand}, CASE WHEN f.credited AND p.name != '' THEN p.name END) AS name
+FROM faces f JOIN photos p ON p.id = f.photo_id
+"""
+HAND_NAME_SQL = (
+    "(SELECT n.name FROM named_faces n WHERE n.sha1 = p.sha1 AND n.top = f.top"
+    " AND n.right = f.right AND n.bottom = f.bottom AND n.left = f.left)"
+)
 
 #: Every change to the faces, or to whose photo they are, bumps meta's ``generation`` in the
 #: same transaction (triggers: no writer can forget), so the sidecar matrix of
@@ -164,6 +202,7 @@ class Index:
             db.execute("PRAGMA foreign_keys = ON")
             index = cls(path, db)
             index._check_or_init(exists)
+            index._make_face_names()
         except sqlite3.DatabaseError as e:
             raise IndexFileError(f"{path} is not a usable lookalike index ({e})") from None
         return index
@@ -192,8 +231,16 @@ class Index:
             return
         self.db.execute("PRAGMA journal_mode = WAL")
         with self.db:
-            self.db.executescript(SCHEMA + GENERATION_SQL)
+            self.db.executescript(SCHEMA + GENERATION_SQL + NAMES_SQL)
             self._set_meta({"app": APP, "format_version": str(FORMAT_VERSION)})
+
+    def _make_face_names(self) -> None:
+        """The view of each face's name; an index older than format 2 has no hand names."""
+        has_hands = self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'named_faces'"
+        ).fetchone()
+        self.db.execute("DROP VIEW IF EXISTS temp.face_names")
+        self.db.execute(FACE_NAMES_SQL.format(hand=HAND_NAME_SQL if has_hands else "NULL"))
 
     def close(self) -> None:
         self.db.close()
@@ -219,7 +266,11 @@ class Index:
                     f"another `lookalike index` is writing {self.path}; wait for it to finish"
                 ) from None
             try:
-                self.db.executescript(f"BEGIN; {GENERATION_SQL} COMMIT;")  # older indexes
+                self.db.executescript(  # older indexes: to this format, in place
+                    f"BEGIN; {GENERATION_SQL} {NAMES_SQL} UPDATE meta SET value = "
+                    f"'{FORMAT_VERSION}' WHERE key = 'format_version'; COMMIT;"
+                )
+                self._make_face_names()
                 yield
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
@@ -261,9 +312,28 @@ class Index:
             self._set_meta({"settings": json.dumps(settings.as_dict()), "dlib": json.dumps(dlib)})
 
     # -- photos --------------------------------------------------------------------------
-    def stats_by_path(self) -> dict[str, tuple[int | None, int | None]]:
-        """``path -> (size, mtime_ns)`` for every photo: what an incremental run compares."""
-        return {p: (s, m) for p, s, m in self.db.execute("SELECT path, size, mtime_ns FROM photos")}
+    def stats_by_path(self) -> dict[str, tuple[int | None, int | None, str]]:
+        """``path -> (size, mtime_ns, name)`` for every photo: what an incremental run
+        compares."""
+        rows = self.db.execute("SELECT path, size, mtime_ns, name FROM photos")
+        return {p: (s, m, n) for p, s, m, n in rows}
+
+    def rename(self, names: dict[str, str]) -> set[str]:
+        """Give photos (``path -> name``) other names, without encoding them again; an
+        unnamed photo's faces are credited to no one.  Returns the names they had."""
+        had = set()
+        with self.db:
+            for path, name in names.items():
+                row = self.db.execute(
+                    "SELECT id, name FROM photos WHERE path = ?", (path,)
+                ).fetchone()
+                if row is None:
+                    continue
+                had.add(row[1])
+                self.db.execute("UPDATE photos SET name = ? WHERE id = ?", (name, row[0]))
+                if name == UNNAMED:
+                    self.db.execute("UPDATE faces SET credited = 0 WHERE photo_id = ?", (row[0],))
+        return had
 
     def photo_by_hash(self, sha1: str) -> tuple[int, str, int, int, str] | None:
         """``(id, status, width, height, path)`` of a photo with this content, if any."""
@@ -337,10 +407,13 @@ class Index:
 
     # -- people --------------------------------------------------------------------------
     def faces_of_person(self, name: str) -> list[tuple[int, int, int, bytes]]:
-        """``(face_id, photo_id, area, embedding)`` for every face in ``name``'s photos."""
+        """``(face_id, photo_id, area, embedding)`` for every face in ``name``'s photos but
+        those named by hand (whoever they are, they are not to be credited)."""
         return self.db.execute(
             "SELECT f.id, f.photo_id, (f.bottom - f.top) * (f.right - f.left), f.embedding "
-            "FROM faces f JOIN photos p ON p.id = f.photo_id WHERE p.name = ? ORDER BY f.id",
+            "FROM faces f JOIN photos p ON p.id = f.photo_id "
+            "JOIN face_names n ON n.face_id = f.id WHERE p.name = ? AND n.hand IS NULL "
+            "ORDER BY f.id",
             (name,),
         ).fetchall()
 
@@ -406,8 +479,8 @@ class Index:
             X, ids, person = np.empty((n, DIM), "<f4"), np.empty(n, np.int64), np.empty(n, np.int32)
             names: dict[str, int] = {}
             rows = self.db.execute(
-                "SELECT f.id, f.embedding, CASE WHEN f.credited THEN p.name END "
-                "FROM faces f JOIN photos p ON p.id = f.photo_id ORDER BY f.id"
+                "SELECT f.id, f.embedding, n.name "
+                "FROM faces f JOIN face_names n ON n.face_id = f.id ORDER BY f.id"
             )
             done = 0
             # In slices, into arrays made once: a million rows as Python objects is 1 GB.
@@ -433,14 +506,14 @@ class Index:
     def describe_faces(self, face_ids: Iterable[int]) -> dict[int, dict]:
         """Name, photo path and box of each face id (for showing results)."""
         out = {}
-        for fid, name, credited, path, top, right, bottom, left in self.db.execute(
-            "SELECT f.id, p.name, f.credited, p.path, f.top, f.right, f.bottom, f.left "
-            "FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id IN (SELECT value FROM "
-            "json_each(?))",
+        for fid, name, face_name, path, top, right, bottom, left in self.db.execute(
+            "SELECT f.id, p.name, n.name, p.path, f.top, f.right, f.bottom, f.left "
+            "FROM faces f JOIN photos p ON p.id = f.photo_id JOIN face_names n ON "
+            "n.face_id = f.id WHERE f.id IN (SELECT value FROM json_each(?))",
             (json.dumps([int(i) for i in face_ids]),),
         ):
             out[fid] = {
-                "name": name if credited else None,
+                "name": face_name,
                 "photo_name": name,
                 "path": path,
                 "box": [top, right, bottom, left],
@@ -452,11 +525,7 @@ class Index:
         return row[0] if row else None
 
     def person_face_ids(self, name: str) -> list[int]:
-        rows = self.db.execute(
-            "SELECT f.id FROM faces f JOIN photos p ON p.id = f.photo_id "
-            "WHERE p.name = ? AND f.credited",
-            (name,),
-        )
+        rows = self.db.execute("SELECT face_id FROM face_names WHERE name = ?", (name,))
         return [r[0] for r in rows]
 
     def photo_faces(self, root: str) -> Iterator[tuple]:
@@ -487,21 +556,20 @@ class Index:
         return {
             "photos": sum(by_status.values()),
             "faces": one("SELECT count(*) FROM faces").fetchone()[0],
-            "people": one(
-                "SELECT count(DISTINCT p.name) FROM faces f JOIN photos p ON p.id = f.photo_id "
-                "WHERE f.credited"
-            ).fetchone()[0],
+            "people": one("SELECT count(DISTINCT name) FROM face_names").fetchone()[0],
             "photos_without_face": by_status.get("noface", 0),
             "unreadable_photos": by_status.get("error", 0),
         }
 
     def people(self) -> list[tuple[str, int, int]]:
-        """``(name, faces, photos)`` of each person, by name: the faces credited to them and
-        the photos named after them."""
+        """``(name, faces, photos)`` of each person, by name: the faces credited to them (or
+        named theirs by hand) and the photos named after them or holding such a face."""
         return self.db.execute(
-            "SELECT p.name, count(f.id), count(DISTINCT p.id) FROM photos p "
-            "LEFT JOIN faces f ON f.photo_id = p.id AND f.credited GROUP BY p.name "
-            "HAVING count(f.id) > 0 ORDER BY p.name"
+            "WITH named AS (SELECT name, photo_id FROM face_names WHERE name IS NOT NULL) "
+            "SELECT o.name, c.faces, count(DISTINCT o.photo_id) FROM (SELECT name, id AS "
+            "photo_id FROM photos UNION SELECT name, photo_id FROM named) o JOIN (SELECT name, "
+            "count(*) AS faces FROM named GROUP BY name) c ON c.name = o.name "
+            "GROUP BY o.name ORDER BY o.name"
         ).fetchall()
 
     def problems(self) -> list[tuple[str, str, str | None]]:

@@ -23,7 +23,7 @@ import numpy as np
 from . import faces as facelib
 from .faces import Face, Settings
 from .images import DEFAULT_MAX_PIXELS, ImageError, is_image, load_photo
-from .index import Index, IndexFileError, PhotoRecord, path_key, unpack
+from .index import UNNAMED, Index, IndexFileError, PhotoRecord, path_key, unpack
 from .people import credit
 
 #: Files with these extensions are reported when they cannot be read; any other file that
@@ -101,8 +101,11 @@ class Result:
     height: int | None = None
 
 
-def person_name(root: str, path: str) -> str:
-    """``root/<person>/x.jpg`` belongs to ``<person>``; ``root/obama.jpg`` to ``obama``."""
+def person_name(root: str, path: str, unnamed: bool = False) -> str:
+    """``root/<person>/x.jpg`` belongs to ``<person>``; ``root/obama.jpg`` to ``obama``;
+    with ``unnamed``, every photo to nobody yet (:data:`~lookalike.index.UNNAMED`)."""
+    if unnamed:
+        return UNNAMED
     parent = os.path.dirname(path)
     if os.path.normpath(parent) == os.path.normpath(root):
         stem = os.path.splitext(os.path.basename(path))[0]
@@ -117,8 +120,11 @@ def index_folder(
     jobs: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = True,
+    unnamed: bool = False,
 ) -> Summary:
-    """Bring ``index`` up to date with the photos under ``root`` (see module docstring)."""
+    """Bring ``index`` up to date with the photos under ``root`` (see module docstring);
+    with ``unnamed``, no name is taken from folders or files: the faces belong to nobody
+    until `lookalike cluster` and `lookalike name` say who they are."""
     started = time.monotonic()
     root = os.path.abspath(os.fspath(root))
     if not os.path.isdir(root):
@@ -127,7 +133,7 @@ def index_folder(
     with index.writer(), _sigterm_interrupts():
         _check_settings(index, settings)
         try:
-            _update(root, index, settings, jobs, max_pixels, progress, summary)
+            _update(root, index, settings, jobs, max_pixels, progress, summary, unnamed)
         except KeyboardInterrupt:  # each step is a transaction: what is committed stays
             summary.interrupted = True
     summary.seconds = time.monotonic() - started
@@ -142,14 +148,16 @@ def _update(
     max_pixels: int,
     progress: bool,
     summary: Summary,
+    unnamed: bool = False,
 ) -> None:
     """Plan, encode and store, drop what is gone, credit, refresh the search sidecar.
 
     Interrupted while encoding, the photos stored so far are credited to their people before
     the interruption goes on up (a second Ctrl-C stops that too; the next run redoes it).
     """
-    todo, seen, moved = _plan(root, index, summary)
+    todo, seen, moved, renamed = _plan(root, index, summary, unnamed)
     touched = index.remove(moved)  # found at their new place: the old entries go
+    touched |= index.rename(renamed) | set(renamed.values())
     summary.removed = len(moved)
     results = _encode_all(todo, settings, jobs, max_pixels, progress)
     try:
@@ -211,12 +219,15 @@ def _unlisted(errors: list[OSError]) -> Iterator[tuple[str, OSError]]:
         yield os.path.join(os.fsdecode(e.filename), ""), e
 
 
-def _plan(root: str, index: Index, summary: Summary) -> tuple[list[Job], set[str], list[str]]:
-    """The files that need encoding, the keys of every photo seen under ``root``, and the
-    old keys of photos that moved here (their files are gone from there)."""
+def _plan(
+    root: str, index: Index, summary: Summary, unnamed: bool = False
+) -> tuple[list[Job], set[str], list[str], dict[str, str]]:
+    """The files that need encoding, the keys of every photo seen under ``root``, the old
+    keys of photos that moved here (their files are gone from there), and the unchanged
+    photos whose name changed (``key -> name``: indexed ``--unnamed`` now, or not)."""
     known = index.stats_by_path()
     prehash = bool(known)  # only an index with photos can hold a moved one
-    todo, seen, reuse, moved = [], set(), [], []
+    todo, seen, reuse, moved, renamed = [], set(), [], [], {}
     for path, st in _walk(root):
         key = path_key(path)
         if isinstance(st, OSError):
@@ -228,17 +239,20 @@ def _plan(root: str, index: Index, summary: Summary) -> tuple[list[Job], set[str
                 seen.add(key)
                 summary.photos += 1
                 summary.unreadable.append((key, reason))
-                reuse.append((_error_record(root, path, key, reason), []))
+                reuse.append((_error_record(root, path, key, reason, unnamed), []))
             continue
         if not _looks_like_image(path) and not is_image(path):
             summary.other_files += 1
             continue
         seen.add(key)
         summary.photos += 1
-        if known.get(key) == (st.st_size, st.st_mtime_ns):
+        name = person_name(root, path, unnamed)
+        if known.get(key, ())[:2] == (st.st_size, st.st_mtime_ns):
             summary.unchanged += 1
+            if known[key][2] != name:
+                renamed[key] = name
             continue
-        job = Job(path, key, person_name(root, path), st.st_size, st.st_mtime_ns)
+        job = Job(path, key, name, st.st_size, st.st_mtime_ns)
         if prehash and (found := _reusable(index, job)):
             record, faces, old = found
             reuse.append((record, faces))
@@ -249,7 +263,7 @@ def _plan(root: str, index: Index, summary: Summary) -> tuple[list[Job], set[str
         todo.append(job)
     if reuse:
         index.write(reuse)
-    return todo, seen, moved
+    return todo, seen, moved, renamed
 
 
 def _reusable(index: Index, job: Job) -> tuple[PhotoRecord, list[tuple], str] | None:
@@ -275,8 +289,10 @@ def _moved_away(key: str) -> bool:
     return "\\x" not in key and not os.path.lexists(key)
 
 
-def _error_record(root: str, path: str, key: str, reason: str) -> PhotoRecord:
-    return PhotoRecord(key, person_name(root, path), None, None, None, "error", reason)
+def _error_record(
+    root: str, path: str, key: str, reason: str, unnamed: bool = False
+) -> PhotoRecord:
+    return PhotoRecord(key, person_name(root, path, unnamed), None, None, None, "error", reason)
 
 
 def _looks_like_image(path: str) -> bool:
@@ -445,7 +461,7 @@ def _credit(index: Index, names: set[str]) -> None:
     One transaction for all: a commit per person cost seconds over LFW's 5,749 people.
     """
     chosen = {}
-    for name in names | set(index.uncredited_names()):
+    for name in (names | set(index.uncredited_names())) - {UNNAMED}:
         rows = index.faces_of_person(name)
         if not rows:
             continue

@@ -1,0 +1,257 @@
+"""Who is who among the faces nobody named: group them into people, then name the groups.
+
+``lookalike cluster`` groups the index's unnamed faces (those of photos indexed
+``--unnamed``, and the bystanders of named photos) with :mod:`lookalike.cluster` and stores
+the groups in the index (``face_groups``), so that ``lookalike name GROUP "Person"`` can
+credit a group's faces to a person.  A re-run keeps the id of each group that is still
+there: a new group takes the id of the old group it holds more than half of (the old
+group's faces that are still unnamed), the biggest overlaps first, each id once; any other
+group gets an id never used before.
+
+Names given by hand are stored by the photo's content hash and the face's box
+(``named_faces``), not by face id: re-indexing a changed, moved or copied photo makes new
+face rows, but the same photo content has the same faces, so the names survive it.  A name
+given by hand wins over the name of the photo's folder or file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import cluster as clusterlib
+from .api import find_person, named_box
+from .gallery import cohort_for
+from .index import Index, IndexFileError
+
+
+@dataclass
+class Group:
+    """A group of unnamed faces, probably one person."""
+
+    id: int
+    face_ids: list[int]
+    new: bool = False  # not a group of the run before
+
+    @property
+    def size(self) -> int:
+        return len(self.face_ids)
+
+
+@dataclass
+class Clustering:
+    """What one ``cluster`` run found: every group of the unnamed faces, biggest first."""
+
+    groups: list[Group]
+    method: clusterlib.Method
+    faces: int
+
+
+@dataclass
+class Naming:
+    """What one ``name`` did: which faces now have which name."""
+
+    name: str
+    face_ids: list[int]
+    merged: bool  # the name was someone's already: their faces and these are one person
+    group: int | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "group": self.group,
+            "faces": len(self.face_ids),
+            "face_ids": self.face_ids,
+            "merged": self.merged,
+        }
+
+
+def method_for(idx: Index) -> tuple[clusterlib.Method, object]:
+    """The clustering method for this index's faces, and the cohort it calibrates against
+    (None: the index's settings have no built-in gallery to calibrate against)."""
+    cohort = cohort_for(idx.settings())
+    return (clusterlib.CHOSEN, cohort) if cohort else (clusterlib.CHOSEN_L2, None)
+
+
+def cluster_index(idx: Index, threshold: float | None = None) -> Clustering:
+    """Group the index's unnamed faces and store the groups (ids kept: module docstring);
+    ``threshold`` replaces the chosen method's line."""
+    with idx.writer():
+        method, cohort = method_for(idx)
+        if threshold is not None:
+            method = replace(method, threshold=threshold)
+        g = idx.gallery()
+        rows = np.flatnonzero(g.person < 0)
+        labels = clusterlib.cluster(g.X[rows], method, cohort)
+        found = _members(g.face_ids[rows], labels)
+        old = stored_groups(idx)
+        ids = keep_ids(found, {gid: set(m) for gid, m in old.items()}, _next_id(idx, old))
+        groups = [
+            Group(gid, members, gid not in old) for gid, members in zip(ids, found, strict=True)
+        ]
+        _store(idx, groups)
+    return Clustering(groups, method, len(rows))
+
+
+def _members(face_ids: np.ndarray, labels: np.ndarray) -> list[list[int]]:
+    """The face ids of each label, label 0 first (the biggest: :func:`cluster.relabel`)."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.flatnonzero(np.diff(labels[order])) + 1
+    return [part.tolist() for part in np.split(face_ids[order], bounds)] if len(labels) else []
+
+
+def keep_ids(found: list[list[int]], old: dict[int, set[int]], next_id: int) -> list[int]:
+    """An id for each group ``found``: the id of an old group when it holds more than half
+    of that group's faces still among those clustered (the biggest overlaps first, each old
+    id once), else a new one from ``next_id`` on."""
+    clustered = {f for members in found for f in members}
+    alive = {gid: faces & clustered for gid, faces in old.items()}
+    owner = {f: gid for gid, faces in alive.items() for f in faces}
+    overlaps = []
+    for k, members in enumerate(found):
+        for gid, n in Counter(owner[f] for f in members if f in owner).items():
+            if 2 * n > len(alive[gid]):
+                overlaps.append((n, k, gid))
+    ids: list[int | None] = [None] * len(found)
+    taken = set()
+    for _, k, gid in sorted(overlaps, key=lambda o: (-o[0], o[1], o[2])):
+        if ids[k] is None and gid not in taken:
+            ids[k] = gid
+            taken.add(gid)
+    for k in range(len(found)):
+        if ids[k] is None:
+            ids[k] = next_id
+            next_id += 1
+    return ids
+
+
+def stored_groups(idx: Index) -> dict[int, list[int]]:
+    """The groups of the last ``cluster`` run: ``group id -> face ids`` (faces re-indexed
+    or deleted since are gone from them)."""
+    out: dict[int, list[int]] = {}
+    if not _has_groups(idx):
+        return out
+    for gid, fid in idx.db.execute("SELECT group_id, face_id FROM face_groups ORDER BY face_id"):
+        out.setdefault(gid, []).append(fid)
+    return out
+
+
+def _has_groups(idx: Index) -> bool:
+    """An index older than format 2 that no writer has opened since has no groups yet."""
+    found = idx.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'face_groups'").fetchone()
+    return found is not None
+
+
+def _next_id(idx: Index, old: dict[int, list[int]]) -> int:
+    """The first group id never used: ids are not given twice, even after a group is gone."""
+    row = idx.db.execute("SELECT value FROM meta WHERE key = 'next_group'").fetchone()
+    return max(int(row[0]) if row else 1, max(old, default=0) + 1)
+
+
+def _store(idx: Index, groups: list[Group]) -> None:
+    last = max((g.id for g in groups), default=0)
+    with idx.db:
+        idx.db.execute("DELETE FROM face_groups")
+        idx.db.executemany(
+            "INSERT INTO face_groups(face_id, group_id) VALUES (?, ?)",
+            [(f, g.id) for g in groups for f in g.face_ids],
+        )
+        idx.db.execute(
+            "INSERT INTO meta(key, value) VALUES ('next_group', ?) ON CONFLICT(key) DO UPDATE "
+            "SET value = max(CAST(value AS INTEGER), excluded.value)",
+            (str(last + 1),),
+        )
+
+
+# -- naming ------------------------------------------------------------------------------
+def name_group(idx: Index, group_id: int, name: str) -> Naming:
+    """Credit every face of a group of the last ``cluster`` run to ``name``."""
+    faces = stored_groups(idx).get(group_id)
+    if not faces:
+        raise IndexFileError(
+            f"no group {group_id} in {idx.path} (`lookalike cluster` lists the groups)"
+        )
+    naming = name_faces(idx, faces, name)
+    naming.group = group_id
+    return naming
+
+
+def name_faces(idx: Index, face_ids: list[int], name: str) -> Naming:
+    """Credit faces to ``name``: a new person, or one the index has (then these faces and
+    theirs are one person; the name is matched whatever its case and spaces, as ``match``
+    does).  The faces leave their groups; their names survive re-indexing."""
+    if not name.strip():
+        raise ValueError("a name cannot be empty")
+    with idx.writer():
+        known = find_person(idx.gallery().names, name)
+        keys = _face_keys(idx, face_ids)
+        with idx.db:
+            idx.db.executemany(
+                "INSERT OR REPLACE INTO named_faces(sha1, top, right, bottom, left, name) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(*key, known or name) for key in keys.values()],
+            )
+            idx.db.execute(
+                "DELETE FROM face_groups WHERE face_id IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(keys)),),
+            )
+        idx.gallery()  # the search sidecar, up to date now rather than at the next match
+    return Naming(known or name, list(keys), known is not None)
+
+
+def forget_names(idx: Index, face_ids: list[int]) -> list[int]:
+    """Take back the names given by hand to these faces: each is again what its photo
+    says (unnamed, a bystander, or its folder's person).  Returns the faces that had one."""
+    with idx.writer():
+        keys = _face_keys(idx, face_ids)
+        with idx.db:
+            had = [
+                f
+                for f, key in keys.items()
+                if idx.db.execute(
+                    "DELETE FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? "
+                    "AND bottom = ? AND left = ? RETURNING name",
+                    key,
+                ).fetchall()
+            ]
+        idx.gallery()
+    return had
+
+
+def _face_keys(idx: Index, face_ids: list[int]) -> dict[int, tuple]:
+    """Each face's ``(photo sha1, top, right, bottom, left)``: what its name is stored by."""
+    wanted = [int(f) for f in face_ids]
+    rows = idx.db.execute(
+        "SELECT f.id, p.sha1, f.top, f.right, f.bottom, f.left FROM faces f JOIN photos p "
+        "ON p.id = f.photo_id WHERE f.id IN (SELECT value FROM json_each(?))",
+        (json.dumps(wanted),),
+    )
+    keys = {r[0]: tuple(r[1:]) for r in rows}
+    missing = [f for f in wanted if f not in keys]
+    if missing:
+        raise IndexFileError(
+            f"no face {missing[0]} in {idx.path} (`lookalike cluster --json` lists face ids)"
+        )
+    return {f: keys[f] for f in wanted}
+
+
+# -- showing -----------------------------------------------------------------------------
+def describe(idx: Index, groups: list[Group]) -> list[dict]:
+    """Each group as JSON shows it: its id, size, whether it is new, and every face's id,
+    photo and box."""
+    info = idx.describe_faces(f for g in groups for f in g.face_ids)
+    return [
+        {
+            "group": g.id,
+            "size": g.size,
+            "new": g.new,
+            "faces": [
+                {"face_id": f, "photo": info[f]["path"], "box": named_box(info[f]["box"])}
+                for f in g.face_ids
+            ],
+        }
+        for g in groups
+    ]

@@ -1,0 +1,313 @@
+"""Unnamed faces, end to end on real photos: `index --unnamed`, `cluster`, `name`, `match`.
+
+The athletes' 120 photos are indexed once a session, named (a folder per athlete: the
+truth, the face each photo credits to its athlete) and then, from a copy of that index,
+``--unnamed``: the same photos, so the same faces, by id, with no name; nothing is encoded
+twice.  Tests that write copy the index first.
+"""
+
+import json
+import os
+import shutil
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from conftest import CELEBS, DATA, needs_data
+
+from lookalike import api, groups
+from lookalike.cli import main
+from lookalike.index import Index
+
+pytestmark = needs_data
+PHOTOS = DATA / "photos"
+
+
+def run(*args, ok=True):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="session")
+def athletes(tmp_path_factory) -> tuple[Path, Path]:
+    """``(named, unnamed)``: the athletes' photos indexed by folder, and the same index made
+    ``--unnamed`` (by re-indexing a copy: names change, nothing is encoded again)."""
+    if not PHOTOS.is_dir():
+        pytest.skip(f"no photos at {PHOTOS}")
+    folder = tmp_path_factory.mktemp("athletes")
+    named, unnamed = folder / "named.db", folder / "unnamed.db"
+    api.index(PHOTOS, named, jobs=2)
+    shutil.copy(named, unnamed)
+    summary = api.index(PHOTOS, unnamed, unnamed=True)
+    assert summary.encoded == 0 and summary.unchanged == summary.photos
+    return named, unnamed
+
+
+@pytest.fixture
+def unnamed_copy(athletes, tmp_path) -> Path:
+    path = tmp_path / "unnamed.db"
+    shutil.copy(athletes[1], path)
+    return path
+
+
+def credited(index_path: Path) -> dict[str, list[int]]:
+    """Each person's credited face ids."""
+    with Index.open(index_path) as idx:
+        return {name: idx.person_face_ids(name) for name, _, _ in idx.people()}
+
+
+def cluster_json(index_path: Path, *args) -> dict:
+    return json.loads(run("cluster", "--index", index_path, "--json", *args).stdout)
+
+
+def group_of(report: dict) -> dict[int, int]:
+    return {f["face_id"]: g["group"] for g in report["groups"] for f in g["faces"]}
+
+
+def test_an_unnamed_index_names_no_one(athletes):
+    with Index.open(athletes[1]) as idx:
+        assert idx.people() == [] and idx.counts()["people"] == 0
+        assert (idx.gallery().person == -1).all()
+
+
+def athletes_by_group(athletes, index_path: Path, *args) -> tuple[dict, dict]:
+    """Cluster the unnamed copy; ``(athlete -> Counter of the groups of their credited
+    faces, group -> the athletes with a credited face in it)``."""
+    truth = credited(athletes[0])
+    assert sorted(truth) == sorted(os.listdir(PHOTOS))
+    groups_of = group_of(cluster_json(index_path, "--min-size", "1", *args))
+    counts = {a: Counter(groups_of[f] for f in faces) for a, faces in truth.items()}
+    owners: dict[int, set[str]] = {}
+    for athlete, count in counts.items():
+        for group in count:
+            owners.setdefault(group, set()).add(athlete)
+    return counts, owners
+
+
+def share_in_one_group(counts: Counter) -> float:
+    return counts.most_common(1)[0][1] / sum(counts.values())
+
+
+def test_no_group_holds_two_athletes(athletes, unnamed_copy):
+    _, owners = athletes_by_group(athletes, unnamed_copy)
+    assert all(len(a) == 1 for a in owners.values()), owners
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured with the line chosen on LFW (whispers, calibrated 0.45): Messi 22 of "
+    "23 in one group, Federer 20/21, Serena Williams 20/22, Kohli 18/22, but Sharapova "
+    "13/19 (68%): her tennis shots (caps, grimaces) are farther from her portraits than "
+    "LFW's photos of one person are (docs/clustering.md)",
+)
+def test_each_athlete_falls_mostly_in_one_group(athletes, unnamed_copy):
+    counts, _ = athletes_by_group(athletes, unnamed_copy)
+    assert all(share_in_one_group(c) >= 0.8 for c in counts.values()), counts
+
+
+def test_a_looser_line_puts_each_athlete_in_one_group_still_alone(athletes, unnamed_copy):
+    """--threshold 0.56, found on these photos (so no measure of accuracy): the option works,
+    and the looser line still merges no two athletes here."""
+    counts, owners = athletes_by_group(athletes, unnamed_copy, "--threshold", "0.56")
+    assert all(share_in_one_group(c) >= 0.8 for c in counts.values()), counts
+    assert all(len(a) == 1 for a in owners.values()), owners
+
+
+def test_cluster_json(unnamed_copy):
+    report = cluster_json(unnamed_copy)
+    assert set(report) == {
+        "index",
+        "method",
+        "faces",
+        "groups_found",
+        "min_size",
+        "not_shown",
+        "groups",
+    }
+    assert report["min_size"] == 2 and report["groups"]
+    assert report["groups_found"] == len(report["groups"]) + report["not_shown"]
+    for g in report["groups"]:
+        assert set(g) == {"group", "size", "new", "faces"}
+        assert g["size"] == len(g["faces"]) >= 2 and g["new"] is True
+        for f in g["faces"]:
+            assert set(f) == {"face_id", "photo", "box"}
+            assert set(f["box"]) == {"top", "right", "bottom", "left"}
+            assert Path(f["photo"]).is_file()
+    sizes = [g["size"] for g in report["groups"]]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_a_rerun_keeps_every_id(unnamed_copy):
+    first = cluster_json(unnamed_copy, "--min-size", "1")
+    again = cluster_json(unnamed_copy, "--min-size", "1")
+    assert group_of(again) == group_of(first)
+    assert not any(g["new"] for g in again["groups"])
+
+
+def test_name_a_group_then_match_ranks_it_under_that_name(athletes, unnamed_copy):
+    messi = credited(athletes[0])["lionel_messi"]
+    groups_of = group_of(cluster_json(unnamed_copy))
+    group = Counter(groups_of[f] for f in messi if f in groups_of).most_common(1)[0][0]
+    named = json.loads(run("name", group, "Lionel Messi", "--index", unnamed_copy, "--json").stdout)
+    assert set(named) == {"index", "name", "group", "faces", "face_ids", "merged"}
+    assert named["name"] == "Lionel Messi" and named["group"] == group
+    assert named["merged"] is False and named["faces"] == len(named["face_ids"])
+    photo = next((PHOTOS / "lionel_messi").glob("Lionel_Messi_2018*"))
+    report = json.loads(run("match", photo, "--index", unnamed_copy, "--json").stdout)
+    assert report["matches"][0]["name"] == "Lionel Messi"
+    people = json.loads(run("people", "--index", unnamed_copy, "--json").stdout)["people"]
+    assert [(p["name"], p["faces"]) for p in people] == [("Lionel Messi", named["faces"])]
+    # the group is named: it is no longer among the unnamed groups
+    assert group not in {g["group"] for g in cluster_json(unnamed_copy)["groups"]}
+
+
+def test_a_name_the_index_has_merges(unnamed_copy):
+    report = cluster_json(unnamed_copy)
+    a, b = report["groups"][0], report["groups"][1]
+    run("name", a["group"], "Roger Federer", "--index", unnamed_copy)
+    merged = json.loads(
+        run("name", b["group"], "roger federer", "--index", unnamed_copy, "--json").stdout
+    )
+    assert merged["merged"] is True and merged["name"] == "Roger Federer"
+    people = json.loads(run("people", "--index", unnamed_copy, "--json").stdout)["people"]
+    assert people == [
+        {"name": "Roger Federer", "faces": a["size"] + b["size"], "photos": people[0]["photos"]}
+    ]
+
+
+def test_name_a_single_face(unnamed_copy):
+    group = cluster_json(unnamed_copy)["groups"][0]
+    face = group["faces"][0]["face_id"]
+    result = run("name", "--face", face, "Someone", "--index", unnamed_copy)
+    assert "is now Someone" in result.stdout
+    with Index.open(unnamed_copy) as idx:
+        assert idx.person_face_ids("Someone") == [face]
+        assert face not in groups.stored_groups(idx)[group["group"]]
+
+
+def test_a_name_given_by_mistake_is_taken_back(unnamed_copy):
+    face = cluster_json(unnamed_copy)["groups"][0]["faces"][0]["face_id"]
+    run("name", "--face", face, "Someone", "--index", unnamed_copy)
+    taken = run("name", "--face", face, "--forget", "--index", unnamed_copy, "--json").stdout
+    assert json.loads(taken) == {"index": str(unnamed_copy), "forgotten": [face]}
+    with Index.open(unnamed_copy) as idx:
+        assert idx.people() == []
+    again = json.loads(
+        run("name", "--face", face, "--forget", "--index", unnamed_copy, "--json").stdout
+    )
+    assert again["forgotten"] == []
+
+
+def test_naming_mistakes_are_one_line(unnamed_copy):
+    cluster_json(unnamed_copy)
+    for args, message in [
+        (("name", "999", "X"), "no group 999"),
+        (("name", "--face", "999999", "X"), "no face 999999"),
+        (("name", "1"), "give a group and a name"),
+        (("name", "--face", "1", "1", "X"), "give only the name"),
+        (("name", "--forget"), "--forget takes faces and no name"),
+    ]:
+        result = run(*args, "--index", unnamed_copy, ok=False)
+        assert result.exit_code != 0 and message in result.output, result.output
+
+
+def test_bystanders_of_named_photos_are_clustered(athletes, tmp_path):
+    path = tmp_path / "named.db"
+    shutil.copy(athletes[0], path)
+    with Index.open(path) as idx:
+        g = idx.gallery()
+        bystanders = int((g.person < 0).sum())
+    assert bystanders > 0
+    assert cluster_json(path)["faces"] == bystanders
+
+
+def test_save_writes_a_picture_a_group_and_a_page(unnamed_copy, tmp_path):
+    out = tmp_path / "groups"
+    result = run("cluster", "--index", unnamed_copy, "--min-size", "3", "--save", out)
+    pictures = sorted(out.glob("group-*.jpg"))
+    page = (out / "index.html").read_text()
+    shown = [line for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert len(pictures) == len(shown) > 0
+    for picture in pictures:
+        assert f'src="{picture.name}"' in page
+
+
+def test_an_index_of_format_1_is_read_then_brought_to_format_2(athletes, tmp_path):
+    path = tmp_path / "old.db"
+    shutil.copy(athletes[0], path)
+    db = sqlite3.connect(path)
+    db.executescript(
+        "DROP TABLE named_faces; DROP TABLE face_groups; "
+        "UPDATE meta SET value = '1' WHERE key = 'format_version';"
+    )
+    db.close()
+    people = json.loads(run("people", "--index", path, "--json").stdout)["people"]
+    assert len(people) == 5
+    assert json.loads(run("info", "--index", path, "--json").stdout)["format_version"] == 1
+    cluster_json(path)
+    assert json.loads(run("info", "--index", path, "--json").stdout)["format_version"] == 2
+
+
+# -- a party: a flat folder of photos, re-indexed as photos come and go --------------------
+def party_photos(people: list[str], per_person: int) -> list[Path]:
+    out = []
+    for person in people:
+        out += sorted((CELEBS / "gallery" / person).iterdir())[:per_person]
+    return out
+
+
+@pytest.fixture
+def party(tmp_path) -> tuple[Path, Path]:
+    """A flat folder of 18 photos of three people, indexed ``--unnamed``; and its index."""
+    folder = tmp_path / "party"
+    folder.mkdir()
+    for i, photo in enumerate(party_photos(["ben_afflek", "jerry_seinfeld", "madonna"], 6)):
+        shutil.copy(photo, folder / f"{i:02d}{photo.suffix}")
+    path = tmp_path / "party.db"
+    run("index", folder, "--unnamed", "--index", path, "--jobs", "2")
+    return folder, path
+
+
+def test_names_survive_reindexing(party):
+    folder, path = party
+    biggest = cluster_json(path)["groups"][0]
+    run("name", biggest["group"], "Guest", "--index", path)
+    photos = sorted(folder.iterdir())
+    os.utime(photos[0], ns=(1, 1))  # changed on disk: hashed again, its faces re-stored
+    (folder / "moved").mkdir()
+    for photo in photos[1:]:  # moved: new face rows, the same content
+        photo.rename(folder / "moved" / photo.name)
+    run("index", folder, "--unnamed", "--index", path)
+    people = json.loads(run("people", "--index", path, "--json").stdout)["people"]
+    assert [(p["name"], p["faces"]) for p in people] == [("Guest", biggest["size"])]
+
+
+def test_more_photos_keep_the_ids_of_groups_that_did_not_change(party, tmp_path):
+    folder, path = party
+    before = cluster_json(path, "--min-size", "1")
+    more = tmp_path / "more"
+    more.mkdir()
+    for i, photo in enumerate(party_photos(["elton_john"], 6)):
+        shutil.copy(photo, more / f"{i:02d}{photo.suffix}")
+    run("index", more, "--unnamed", "--index", path, "--jobs", "2")
+    after = cluster_json(path, "--min-size", "1")
+    old = {g["group"]: {f["face_id"] for f in g["faces"]} for g in before["groups"]}
+    new = {g["group"]: {f["face_id"] for f in g["faces"]} for g in after["groups"]}
+    for gid, faces in old.items():
+        assert new.get(gid) == faces, gid  # every old group is still there, with its id
+    added = [g for g in after["groups"] if g["group"] not in old]
+    assert added and all(g["new"] for g in added)
+    assert min(g["group"] for g in added) > max(old)
+
+
+def test_a_named_folder_indexed_unnamed_and_back(party, tmp_path):
+    """Re-indexing with or without --unnamed renames photos, encoding nothing again."""
+    folder, path = party
+    summary = json.loads(run("index", folder, "--index", path, "--json").stdout)
+    assert summary["folders"][0]["encoded"] == 0 and summary["people"] > 0
+    summary = json.loads(run("index", folder, "--unnamed", "--index", path, "--json").stdout)
+    assert summary["folders"][0]["encoded"] == 0 and summary["people"] == 0
