@@ -10,6 +10,7 @@ whichever distributor encoded them.  ``distributed`` is imported only by :class:
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -97,7 +98,15 @@ class DaskCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
+        """Closing a client whose scheduler went away logs its reconnection's traceback:
+        the run has already said in one line what happened."""
+        log = logging.getLogger("distributed.client")
+        level = log.level
+        log.setLevel(logging.CRITICAL)
+        try:
+            self.client.close()
+        finally:
+            log.setLevel(level)
 
     def _check_workers(self) -> None:
         """Refuse a cluster whose workers cannot encode, rather than mark every photo unreadable."""
