@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Iterator
 from importlib.metadata import version
 from typing import Protocol
@@ -24,6 +25,7 @@ from .indexer import Job, Result, _init_worker, _work, encode_file
 #: Tasks in flight per worker thread: enough that no worker waits for its next photo
 #: between two results, few enough that ``--send-photos`` holds only a few photos in memory.
 TASKS_PER_THREAD = 4
+WINDOW_SECONDS = 5.0
 CONNECT_SECONDS = 10
 
 
@@ -80,6 +82,8 @@ class DaskCluster:
         self.address = address
         self.send_photos = send_photos
         self.client = None
+        self._tasks = TASKS_PER_THREAD
+        self._counted_at = -float("inf")
 
     def __enter__(self) -> DaskCluster:
         try:
@@ -139,23 +143,33 @@ class DaskCluster:
 
         if todo and not self.send_photos:
             self._check_paths(todo[0].path)
-        window = TASKS_PER_THREAD * max(1, sum(self.client.nthreads().values()))
         pending = iter(todo)
         running = as_completed(loop=self.client.loop)
         jobs_of: dict = {}
         try:
-            yield from self._submit(pending, window, running, jobs_of, settings, max_pixels)
+            yield from self._submit(pending, running, jobs_of, settings, max_pixels)
             for future in running:
                 yield self._result(future, jobs_of.pop(future))
-                yield from self._submit(pending, window, running, jobs_of, settings, max_pixels)
+                yield from self._submit(pending, running, jobs_of, settings, max_pixels)
         finally:
             if jobs_of and self.client.status == "running":
                 self.client.cancel(list(jobs_of))
 
-    def _submit(self, pending, window, running, jobs_of, settings, max_pixels) -> Iterator[Result]:
-        """Keep ``window`` tasks in flight; a photo this process cannot read for
+    def _window(self) -> int:
+        """Tasks to keep in flight: TASKS_PER_THREAD a worker thread, counted again every
+        few seconds so that workers that join mid-run get photos too (not while the
+        scheduler is away: the next result says it went)."""
+        due = time.monotonic() - self._counted_at > WINDOW_SECONDS
+        if due and self.client.status == "running":
+            threads = sum(self.client.nthreads().values())
+            self._tasks = TASKS_PER_THREAD * max(1, threads)
+            self._counted_at = time.monotonic()
+        return self._tasks
+
+    def _submit(self, pending, running, jobs_of, settings, max_pixels) -> Iterator[Result]:
+        """Keep ``_window()`` tasks in flight; a photo this process cannot read for
         ``--send-photos`` is an unreadable photo at once."""
-        while len(jobs_of) < window and (job := next(pending, None)) is not None:
+        while len(jobs_of) < self._window() and (job := next(pending, None)) is not None:
             data = None
             if self.send_photos:
                 try:
