@@ -19,6 +19,7 @@ import robustness_kit as kit
 from conftest import CELEBS, EXAMPLES, needs_data
 from robustness_kit import lookalike
 from test_interrupts import wait_for_first_batch
+from test_robustness import make_corpus
 
 from lookalike.index import path_key
 
@@ -67,6 +68,19 @@ def test_local_cluster_equals_local_run(examples, local_cluster, tmp_path, send)
     assert remote[path_key(str(examples / "truncated.jpg"))]["status"] == "error"
     again = lookalike("index", examples, "--index", tmp_path / "cluster.db", "--json")
     assert '"encoded": 0' in again.stdout, again.stderr  # incremental as ever
+
+
+def test_odd_files_sent_to_the_cluster_read_as_locally(local_cluster, tmp_path):
+    """test_robustness's folder of odd files (empty, truncated, a bomb, a symlink loop, every
+    pixel mode, EXIF rotations, a non-UTF-8 name...), sent as bytes: every status and reason
+    as a local run gives them."""
+    make_corpus(tmp_path / "odd")
+    local = index_rows(tmp_path / "odd", tmp_path / "local.db", "--jobs", "2")
+    sent = index_rows(
+        tmp_path / "odd", tmp_path / "sent.db", "--cluster", local_cluster, "--send-photos"
+    )
+    kit.same_content(local, sent)
+    assert {p: r["error"] for p, r in sent.items()} == {p: r["error"] for p, r in local.items()}
 
 
 def test_cluster_from_the_environment(examples, local_cluster, tmp_path):
