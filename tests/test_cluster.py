@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -150,13 +151,25 @@ def dask_processes() -> Iterator[tuple[str, subprocess.Popen, list[subprocess.Po
             "--death-timeout",
             "120",
         ]
-        procs += [start(*worker), start(*worker)]
+        procs += [start(*worker, "--name", f"w{n}") for n in range(2)]
         with distributed.Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
         yield address, procs[0], procs[1:]
     finally:
         for proc in procs:
             kill(proc)
+
+
+def busy_worker(client: distributed.Client) -> int:
+    """The number of a worker (named wN) that holds a photo's task right now."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        names = {a: w["name"] for a, w in client.scheduler_info()["workers"].items()}
+        for address, tasks in client.processing().items():
+            if tasks:
+                return int(names[address][1:])
+        time.sleep(0.05)
+    pytest.fail("no worker was given a photo")
 
 
 @pytest.fixture(scope="module")
@@ -176,14 +189,15 @@ def gallery_local(gallery, tmp_path_factory) -> dict:
 
 
 def test_killed_worker_is_retried(gallery, gallery_local, dask_processes, tmp_path):
-    """A worker killed (nanny and all) once the first batch is committed: its tasks go to
-    the other worker, and the run ends as a local run does."""
+    """A worker killed (nanny and all) with a photo's task on it, once the first batch is
+    committed: its tasks go to the other worker, and the run ends as a local run does."""
     address, _, workers = dask_processes
     index = tmp_path / "index.db"
     proc = kit.popen("index", gallery, "--index", index, "--cluster", address)
     try:
-        wait_for_first_batch(proc, index)
-        kill(workers[0])
+        with distributed.Client(address, timeout=60) as client:
+            wait_for_first_batch(proc, index)
+            kill(workers[busy_worker(client)])
         out, err = proc.communicate(timeout=240)
     finally:
         proc.kill()

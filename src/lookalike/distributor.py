@@ -183,7 +183,9 @@ class DaskCluster:
 
     def _result(self, future, job: Job) -> Result:
         if future.status == "finished":
-            return future.result()
+            result = future.result()
+            future.release()  # or a worker lost later would compute it again for nothing
+            return result
         if future.status == "cancelled" or self.client.status != "running":
             raise ClusterLost(f"the Dask scheduler at {self.address} went away")
         e = future.exception()
