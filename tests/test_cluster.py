@@ -226,3 +226,21 @@ def test_lost_scheduler_stops_like_ctrl_c(gallery, gallery_local, dask_processes
     )
     assert all(row["status"] != "error" for row in kit.rows(index).values())
     kit.same_content(gallery_local, index_rows(gallery, index, "--jobs", "2"))
+
+
+def test_ctrl_c_on_a_cluster_run(gallery, gallery_local, local_cluster, tmp_path):
+    """Ctrl-C (SIGINT to the command's process group): as in a local run, and the same
+    command finishes the job."""
+    index = tmp_path / "index.db"
+    command = ("index", gallery, "--index", index, "--cluster", local_cluster)
+    proc = kit.popen(*command)
+    try:
+        wait_for_first_batch(proc, index)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("Error: interrupted: every committed batch")
+    kit.same_content(gallery_local, index_rows(gallery, index, "--cluster", local_cluster))
