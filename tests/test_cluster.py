@@ -202,7 +202,7 @@ def test_killed_worker_is_retried(gallery, gallery_local, dask_processes, tmp_pa
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     kit.same_content(gallery_local, kit.rows(index))
 
 
@@ -219,7 +219,7 @@ def test_lost_scheduler_stops_like_ctrl_c(gallery, gallery_local, dask_processes
     finally:
         proc.kill()
     assert proc.returncode == 1, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     assert err.strip().splitlines()[-1] == (
         f"Error: the Dask scheduler at {address} went away: every committed batch is kept; "
         "run the same command to finish"
@@ -241,6 +241,6 @@ def test_ctrl_c_on_a_cluster_run(gallery, gallery_local, local_cluster, tmp_path
     finally:
         proc.kill()
     assert proc.returncode == 1, err
-    assert "Traceback" not in err
+    assert "Traceback" not in err, err
     assert err.strip().splitlines()[-1].startswith("Error: interrupted: every committed batch")
     kit.same_content(gallery_local, index_rows(gallery, index, "--cluster", local_cluster))

@@ -26,6 +26,7 @@ from .indexer import Job, Result, _init_worker, _work, encode_file
 #: between two results, few enough that ``--send-photos`` holds only a few photos in memory.
 TASKS_PER_THREAD = 4
 WINDOW_SECONDS = 5.0
+QUIET_LOGGERS = ("distributed", "tornado", "asyncio")
 CONNECT_SECONDS = 10
 
 
@@ -84,33 +85,51 @@ class DaskCluster:
         self.client = None
         self._tasks = TASKS_PER_THREAD
         self._counted_at = -float("inf")
+        self._levels: dict[str, int] = {}
 
     def __enter__(self) -> DaskCluster:
         try:
             from distributed import Client
         except ImportError:
             raise ClusterError("--cluster needs Dask: pip install 'lookalike[cluster]'") from None
+        self._quiet_logs()
         try:
             self.client = Client(self.address, timeout=CONNECT_SECONDS, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as e:
+            self._restore_logs()
             raise ClusterError(f"cannot reach the Dask scheduler at {self.address}: {e}") from None
         try:
             self._check_workers()
         except BaseException:
             self.client.close()
+            self._restore_logs()
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        """Closing a client whose scheduler went away logs its reconnection's traceback:
-        the run has already said in one line what happened."""
-        log = logging.getLogger("distributed.client")
-        level = log.level
-        log.setLevel(logging.CRITICAL)
-        try:
-            self.client.close()
-        finally:
-            log.setLevel(level)
+        """After a lost scheduler, Dask's loggers stay quiet: the client's thread may still
+        log the failed reconnection while the process ends."""
+        lost = self.client.status != "running"
+        self.client.close()
+        if not lost:
+            self._restore_logs()
+
+    def _quiet_logs(self) -> None:
+        """Dask's and tornado's loggers print tracebacks when a connection drops (a lost
+        scheduler or worker); the run says in one line what that means for it.  Dask sets
+        levels on some of its child loggers: each is raised, not only the parents."""
+        loggers = [logging.getLogger(name) for name in QUIET_LOGGERS] + [
+            log
+            for name, log in logging.root.manager.loggerDict.items()
+            if name.startswith(QUIET_LOGGERS) and isinstance(log, logging.Logger)
+        ]
+        self._levels = {log.name: log.level for log in loggers}
+        for log in loggers:
+            log.setLevel(logging.CRITICAL)
+
+    def _restore_logs(self) -> None:
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
 
     def _check_workers(self) -> None:
         """Refuse a cluster whose workers cannot encode, rather than mark every photo unreadable."""
@@ -149,7 +168,12 @@ class DaskCluster:
         try:
             yield from self._submit(pending, running, jobs_of, settings, max_pixels)
             for future in running:
-                yield self._result(future, jobs_of.pop(future))
+                result = self._result(future, jobs_of[future])
+                if result is None:  # its worker went away as it was fetched: Dask redoes it
+                    running.add(future)
+                    continue
+                del jobs_of[future]
+                yield result
                 yield from self._submit(pending, running, jobs_of, settings, max_pixels)
         finally:
             if jobs_of and self.client.status == "running":
@@ -181,15 +205,26 @@ class DaskCluster:
             jobs_of[future] = job
             running.add(future)
 
-    def _result(self, future, job: Job) -> Result:
+    def _result(self, future, job: Job) -> Result | None:
+        """The photo's result; None if it must be awaited again (see :meth:`results`)."""
         if future.status == "finished":
-            result = future.result()
+            try:
+                result = future.result()
+            except OSError:  # the connection dropped as the result was fetched
+                self._check_scheduler()
+                time.sleep(0.1)  # until Dask sees the lost worker and redoes the task
+                return None
             future.release()  # or a worker lost later would compute it again for nothing
             return result
-        if future.status == "cancelled" or self.client.status != "running":
+        if future.status == "cancelled":
             raise ClusterLost(f"the Dask scheduler at {self.address} went away")
+        self._check_scheduler()
         e = future.exception()
         return Result(job, "error", error=f"failed on the cluster ({type(e).__name__}: {e})")
+
+    def _check_scheduler(self) -> None:
+        if self.client.status != "running":
+            raise ClusterLost(f"the Dask scheduler at {self.address} went away")
 
 
 def _read(job: Job) -> bytes:
