@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-lfw bench-harder bench-openset bench-cluster gallery clean
+.PHONY: install install-fast test lint match bench bench-lfw bench-harder bench-openset bench-cluster bench-dask gallery clean
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
 	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0
 	touch $@
 
@@ -78,6 +78,11 @@ bench-cluster: install
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)
 bench: install
 	$(BIN)/python bench/run.py --data "$(DATA)" $(BENCH_ARGS)
+
+# index --cluster (2 dask workers) against --jobs 2 on the first 300 LFW photos (docs/cluster.md);
+# DASK_ARGS="--photos 1000 --rounds 5"
+bench-dask: install
+	$(BIN)/python bench/cluster_overhead.py --lfw "$(LFW)" $(DASK_ARGS)
 
 # Pictures of the answer, made from the test photos into demo/ (never committed): a query's
 # matches, a pair, the face map (PCA and t-SNE PNGs, interactive HTML), a projector export.

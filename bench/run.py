@@ -168,7 +168,7 @@ class Bench:
         theirs = runs[BASELINE]
         for q, b in itertools.product(qualities, self.builds):
             ours = runs[f"{b.name} {q}"]
-            faces = json.loads(ours[-1].stdout)[0]["faces"]
+            faces = json.loads(ours[-1].stdout)["folders"][0]["faces"]
             self.compare_row(
                 f"index {len(photos)} web photos (--jobs {self.args.jobs}, --quality {q})",
                 b,
@@ -251,7 +251,7 @@ class Bench:
         theirs = runs[BASELINE]
         for b in self.builds:
             ours = runs[b.name]
-            faces = json.loads(ours[-1].stdout)[0]["faces"]
+            faces = json.loads(ours[-1].stdout)["folders"][0]["faces"]
             self.lfw_seconds[b.name] = median(ours)
             cost = json.loads(
                 run([b.python, str(HERE / "encoder_cost.py"), *map(str, photos[:10])]).stdout
@@ -293,7 +293,7 @@ class Bench:
                 return
             log("rerun: the first run over all of LFW (once; cached)")
             first = run(build.lookalike(*index))
-            summary = json.loads(first.stdout)[0]
+            summary = json.loads(first.stdout)["folders"][0]
             record.write_text(
                 json.dumps(
                     {
@@ -312,7 +312,7 @@ class Bench:
         runs = self.alternate("rerun", commands)
         for b in self.builds:
             second = median(runs[b.name])
-            summary = json.loads(runs[b.name][-1].stdout)[0]
+            summary = json.loads(runs[b.name][-1].stdout)["folders"][0]
             assert summary["encoded"] == 0, summary
             self.rows.append(
                 Row(
@@ -406,7 +406,7 @@ class Bench:
                 {b.name: self.index_command(b, folder, "huge", "--quality", self.quality)},
             )
             peak = max(r.peak_bytes for r in runs[b.name])
-            faces = json.loads(runs[b.name][-1].stdout)[0]["faces"]
+            faces = json.loads(runs[b.name][-1].stdout)["folders"][0]["faces"]
             self.rows.append(
                 Row(
                     f"peak memory of index --jobs 2 --quality {self.quality}, "

@@ -11,6 +11,8 @@ from __future__ import annotations
 import difflib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,6 +21,7 @@ from PIL import Image
 from . import config, search, verdict
 from . import faces as facelib
 from .cohort import Cohort
+from .distributor import DaskCluster, Distributor, LocalPool
 from .faces import Face, Settings
 from .gallery import BuiltinGallery, builtin_gallery, cohort_for
 from .images import DEFAULT_MAX_PIXELS, ImageError, Photo, load_photo
@@ -152,11 +155,34 @@ def index(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = False,
     unnamed: bool = False,
+    cluster: str | None = None,
+    send_photos: bool = False,
 ) -> Summary:
-    """Index every photo under ``folder`` (incrementally) into the index file; with
+    """Index every photo under ``folder`` (incrementally) into the index file, encoding on
+    ``jobs`` local processes or on the workers of the Dask ``cluster`` (its address); with
     ``unnamed``, its faces belong to nobody yet (:mod:`lookalike.groups` names them)."""
-    with Index.open(index_path, create=True) as idx:
-        return index_folder(folder, idx, settings, jobs, max_pixels, progress, unnamed)
+    with (
+        Index.open(index_path, create=True) as idx,
+        distributor(jobs, cluster, send_photos) as workers,
+    ):
+        return index_folder(folder, idx, settings, jobs, max_pixels, progress, unnamed, workers)
+
+
+@contextmanager
+def distributor(jobs: int | None, cluster: str | None, send_photos: bool) -> Iterator[Distributor]:
+    """A local pool of ``jobs`` processes, or a connection to the Dask scheduler at
+    ``cluster`` (an empty address is no cluster: ``LOOKALIKE_CLUSTER=`` runs locally)."""
+    if not cluster:
+        if send_photos:
+            raise ValueError("--send-photos sends photos to a cluster's workers: add --cluster")
+        yield LocalPool(jobs)
+        return
+    if jobs is not None:
+        raise ValueError(
+            "--jobs sets local processes; a cluster has the workers it was started with"
+        )
+    with DaskCluster(cluster, send_photos) as workers:
+        yield workers
 
 
 def index_settings(idx: Index, wanted: dict | None = None) -> Settings:

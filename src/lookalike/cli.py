@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from . import api, config, export, facemap, maphtml, montage, search
+from .distributor import ClusterError
 from .faces import ENGINES, QUALITY, ModelError, Settings, set_engine
 from .gallery import BuiltinGallery, preset_of
 from .images import DEFAULT_MAX_PIXELS, ImageError
@@ -26,6 +27,7 @@ USER_ERRORS = (
     FileNotFoundError,
     ValueError,
     PermissionError,
+    ClusterError,
 )
 
 
@@ -185,6 +187,18 @@ def main() -> None:
 @index_option
 @detection_options(lambda v: f"a new index: {v}; an existing one keeps its own")
 @click.option("--jobs", "-j", type=click.IntRange(1), help="Worker processes [default: all cores].")
+@click.option(
+    "--cluster",
+    metavar="ADDRESS",
+    envvar="LOOKALIKE_CLUSTER",
+    help="Encode on the workers of a Dask cluster (tcp://HOST:8786) instead of local "
+    "processes [env LOOKALIKE_CLUSTER].",
+)
+@click.option(
+    "--send-photos",
+    is_flag=True,
+    help="With --cluster: send each photo's bytes to the workers (no shared file system).",
+)
 @max_pixels_option
 @click.option(
     "--verbose", "-v", is_flag=True, help="List every photo without a face or unreadable."
@@ -206,6 +220,8 @@ def index_cmd(
     jitters,
     quality,
     jobs,
+    cluster,
+    send_photos,
     max_pixels,
     verbose,
     unnamed,
@@ -220,13 +236,24 @@ def index_cmd(
       lookalike index ./celebs
       lookalike index ./celebs ./friends --index people.db --jobs 2
       lookalike index ./party-photos --unnamed
+      lookalike index /shared/celebs --cluster tcp://scheduler:8786
     """
     summaries = []
-    with Index.open(index_path, create=True) as idx:
+    with (
+        Index.open(index_path, create=True) as idx,
+        api.distributor(jobs, cluster, send_photos) as distributor,
+    ):
         settings = api.indexing_settings(idx, wanted_settings(model, upsample, jitters, quality))
         for folder in folders:
             summary = api.index_folder(
-                folder, idx, settings, jobs, max_pixels, progress=True, unnamed=unnamed
+                folder,
+                idx,
+                settings,
+                jobs,
+                max_pixels,
+                progress=True,
+                unnamed=unnamed,
+                distributor=distributor,
             )
             summaries.append(summary)
             _report(summary, idx.path, verbose)
@@ -239,7 +266,8 @@ def index_cmd(
         click.echo(json.dumps(report, indent=2))
     if summaries[-1].interrupted:
         raise click.ClickException(
-            "interrupted: every committed batch is kept; run the same command to finish"
+            f"{summaries[-1].stopped_by or 'interrupted'}: every committed batch is kept; "
+            "run the same command to finish"
         )
 
 

@@ -9,6 +9,7 @@ wrong becomes one :class:`ImageError` whose message a user understands.
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from collections.abc import Iterator
@@ -214,9 +215,9 @@ def _reduce(img: Image.Image) -> tuple[Image.Image, float]:
     return reduced, img.width / reduced.width
 
 
-def _unidentified_reason(path: str | os.PathLike) -> str:
+def _unidentified_reason(path: str | os.PathLike | io.BytesIO) -> str:
     try:
-        size = os.path.getsize(path)
+        size = path.getbuffer().nbytes if isinstance(path, io.BytesIO) else os.path.getsize(path)
     except OSError:
         size = -1
     if size == 0:

@@ -10,6 +10,7 @@ only what changed: same size and mtime is unchanged; otherwise the content hash 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +27,9 @@ from .faces import Face, Settings
 from .images import DEFAULT_MAX_PIXELS, ImageError, is_image, load_photo
 from .index import UNNAMED, Index, IndexFileError, PhotoRecord, path_key, unpack
 from .people import credit
+
+if TYPE_CHECKING:
+    from .distributor import Distributor
 
 #: Files with these extensions are reported when they cannot be read; any other file that
 #: is not an image is skipped silently (and counted).
@@ -63,6 +68,7 @@ class Summary:
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
+    stopped_by: str = ""  # what interrupted the run when not Ctrl-C (a lost Dask scheduler)
 
     def as_dict(self) -> dict:
         return {
@@ -121,9 +127,11 @@ def index_folder(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     progress: bool = True,
     unnamed: bool = False,
+    distributor: Distributor | None = None,
 ) -> Summary:
     """Bring ``index`` up to date with the photos under ``root`` (see module docstring);
-    with ``unnamed``, no name is taken from folders or files: the faces belong to nobody
+    photos are encoded by ``distributor``, by default a local pool of ``jobs`` processes.
+    With ``unnamed``, no name is taken from folders or files: the faces belong to nobody
     until `lookalike cluster` and `lookalike name` say who they are."""
     started = time.monotonic()
     root = os.path.abspath(os.fspath(root))
@@ -133,9 +141,11 @@ def index_folder(
     with index.writer(), _sigterm_interrupts():
         _check_settings(index, settings)
         try:
-            _update(root, index, settings, jobs, max_pixels, progress, summary, unnamed)
-        except KeyboardInterrupt:  # each step is a transaction: what is committed stays
+            workers = distributor or _local(jobs)
+            _update(root, index, settings, workers, max_pixels, progress, summary, unnamed)
+        except KeyboardInterrupt as e:  # each step is a transaction: what is committed stays
             summary.interrupted = True
+            summary.stopped_by = str(e)
     summary.seconds = time.monotonic() - started
     return summary
 
@@ -144,7 +154,7 @@ def _update(
     root: str,
     index: Index,
     settings: Settings,
-    jobs: int | None,
+    distributor: Distributor,
     max_pixels: int,
     progress: bool,
     summary: Summary,
@@ -159,7 +169,7 @@ def _update(
     touched = index.remove(moved)  # found at their new place: the old entries go
     touched |= index.rename(renamed) | set(renamed.values())
     summary.removed = len(moved)
-    results = _encode_all(todo, settings, jobs, max_pixels, progress)
+    results = _encode_all(todo, settings, max_pixels, progress, distributor)
     try:
         with closing(results):
             for batch in _batches(results):
@@ -357,12 +367,14 @@ def _work(job: Job) -> Result:
     return encode_file(job, settings, max_pixels)
 
 
-def encode_file(job: Job, settings: Settings, max_pixels: int) -> Result:
-    """Detect and encode every face of one file; every failure becomes a status."""
+def encode_file(job: Job, settings: Settings, max_pixels: int, data: bytes | None = None) -> Result:
+    """Detect and encode every face of one file (or of ``data``, its bytes sent along);
+    every failure becomes a status."""
     try:
         if job.sha1 is None:
             job.sha1 = file_hash(job.path)
-        photo = load_photo(job.path, max_pixels, settings.shrink, settings.resample)
+        source = job.path if data is None else io.BytesIO(data)
+        photo = load_photo(source, max_pixels, settings.shrink, settings.resample)
     except ImageError as e:
         status = "error" if _looks_like_image(job.path) else "other"
         return Result(job, status, error=str(e))
@@ -373,32 +385,24 @@ def encode_file(job: Job, settings: Settings, max_pixels: int) -> Result:
 
 
 def _encode_all(
-    todo: list[Job], settings: Settings, jobs: int | None, max_pixels: int, progress: bool
+    todo: list[Job], settings: Settings, max_pixels: int, progress: bool, distributor: Distributor
 ) -> Iterator[Result]:
     """Results in the order they are done; the biggest files go first, so that no worker is
     left with a 12 MP photo while the others are idle at the end."""
-    import multiprocessing  # imported here: `lookalike match` never needs them
-
-    from tqdm import tqdm
+    from tqdm import tqdm  # imported here: `lookalike match` never needs it
 
     todo = sorted(todo, key=lambda job: -job.size)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     bar = tqdm(total=len(todo), unit="photo", disable=None if progress else True, leave=False)
-    with bar:
-        if jobs == 1 or len(todo) <= 1:
-            for job in todo:
-                yield encode_file(job, settings, max_pixels)
-                bar.update()
-            return
-        blas_threads = max(1, (os.cpu_count() or 1) // jobs)
-        pool = multiprocessing.Pool(jobs, _init_worker, (settings, max_pixels, blas_threads))
-        try:
-            for result in pool.imap_unordered(_work, todo):
-                yield result
-                bar.update()
-        finally:
-            pool.terminate()
-            pool.join()
+    with bar, closing(distributor.results(todo, settings, max_pixels)) as results:
+        for result in results:
+            yield result
+            bar.update()
+
+
+def _local(jobs: int | None) -> Distributor:
+    from .distributor import LocalPool  # it imports this module
+
+    return LocalPool(jobs)
 
 
 @contextmanager
