@@ -268,7 +268,7 @@ class Bench:
             )
             self.rows.append(
                 Row(
-                    "  of which the encoder (dlib's descriptor)",
+                    "  of which the encoder",
                     b.name,
                     f"{share:.0%} of the CPU time ({cost:.0f} ms a face)",
                     target="(the next limit)",
