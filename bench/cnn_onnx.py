@@ -14,11 +14,13 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as an indexing worker
 
 import numpy as np  # noqa: E402
+from measure import alternate  # noqa: E402
 
 from lookalike import cnn, encoder, faces  # noqa: E402
 from lookalike.images import load_photo, shrink  # noqa: E402
@@ -79,14 +81,11 @@ def main() -> None:
     engines = {"dlib": dlib_boxes, "onnx": onnx_boxes}
     for detect in engines.values():
         detect(timed[0])  # warm up: models loaded, session built
-    runs: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(args.rounds):
-        for name, detect in engines.items():
-            runs[name].append(ms_per_photo(detect, timed))
+    timers = {name: partial(ms_per_photo, detect, timed) for name, detect in engines.items()}
     result = {
         "threads": encoder.threads(),
         "photo_shape": list(timed[0].shape),
-        "ms_per_photo": {n: {"median": float(np.median(r)), "runs": r} for n, r in runs.items()},
+        "ms_per_photo": alternate(timers, args.rounds),
         "parity": parity(images),
     }
     print(json.dumps(result, indent=2))

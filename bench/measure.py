@@ -10,9 +10,11 @@ poll's worth a process); unlike wall time it hardly moves with what else the mac
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 POLL_SECONDS = 0.02
@@ -93,3 +95,15 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{out['stderr'][-2000:]}")
     return Run(seconds, peak, sum(cpu.values()), out["stdout"], out["stderr"], proc.returncode)
+
+
+def alternate(timers: dict[str, Callable[[], float]], rounds: int) -> dict[str, dict]:
+    """Call each timer once a round, the order flipped every other round (as ``make bench``
+    does), so that the other work sharing the machine weighs on each alike: each one's
+    results in order, and their median."""
+    runs: dict[str, list[float]] = {name: [] for name in timers}
+    names = list(timers)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            runs[name].append(timers[name]())
+    return {name: {"median": statistics.median(r), "runs": r} for name, r in runs.items()}
