@@ -443,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quality", choices=tuple(QUALITY), default="default")
     parser.add_argument("--upsample", type=int)
     parser.add_argument("--jitters", type=int)
-    parser.add_argument("--fallback", choices=("none", "hog", "cnn"))
+    parser.add_argument("--fallback", choices=("none", "hog", "cnn", "hog+cnn"))
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction)
     parser.add_argument("--padding", help="0.25, or several joined by +: 0.25+0.2")
     parser.add_argument("--landmarks", help="5-point, 68-point or 5-point+68-point")
