@@ -2,8 +2,10 @@
 
 The photos: one each of ``--photos`` LFW people spread over the alphabet, each shrunk as the
 CNN fallback shrinks them (at most 320 px).  Speed: CPU milliseconds a photo for each
-engine, ``--rounds`` runs alternating, the median run.  Parity: photos where the boxes are
-the same, and the largest difference of confidence.  Prints JSON on stdout.
+engine, and for dlib's HOG detector (``hog``: the detector of ``--quality default``, upsample
+0) as the baseline the CNN would replace, ``--rounds`` runs alternating, the median run.
+Parity: photos where the boxes are the same, and the largest difference of confidence.
+Prints JSON on stdout.
 
     python bench/cnn_onnx.py [--lfw DIR] [--photos 200] [--time-photos 20] [--rounds 3]
 """
@@ -39,6 +41,10 @@ def dlib_boxes(pixels: np.ndarray) -> list[tuple]:
         ((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), d.confidence)
         for d in found
     ]
+
+
+def hog_boxes(pixels: np.ndarray) -> list:
+    return list(faces._hog_detector()(pixels, 0))
 
 
 def onnx_boxes(pixels: np.ndarray) -> list[tuple]:
@@ -78,7 +84,7 @@ def main() -> None:
     paths = lfw_photos(args.lfw, max(args.photos, args.time_photos))
     images = [shrink(load_photo(p).pixels, faces.FALLBACK_SIDE)[0] for p in paths]
     timed = images[: args.time_photos]
-    engines = {"dlib": dlib_boxes, "onnx": onnx_boxes}
+    engines = {"dlib": dlib_boxes, "onnx": onnx_boxes, "hog": hog_boxes}
     for detect in engines.values():
         detect(timed[0])  # warm up: models loaded, session built
     timers = {name: partial(ms_per_photo, detect, timed) for name, detect in engines.items()}
