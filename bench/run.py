@@ -458,8 +458,8 @@ class Bench:
             faces = [json.loads(r[-1].stdout)["folders"][0]["faces"] for r in (ours, theirs)]
             self.rows.append(
                 Row(
-                    f"index {n} LFW photos --quality best (--jobs {self.args.jobs}), "
-                    "face_recognition column: --engine dlib",
+                    f"index {n} LFW photos --quality best (--jobs {self.args.jobs}) "
+                    "vs --engine dlib",
                     b.name,
                     f"{median(ours):.1f} s",
                     f"{median(theirs):.1f} s",
@@ -497,8 +497,7 @@ class Bench:
             ratio = dlib / ms[name]["median"]
             self.rows.append(
                 Row(
-                    f"encode a face on one thread, {name} (face_recognition column: dlib's "
-                    "compute_face_descriptor)",
+                    f"encode a face, one thread, {name} vs dlib's compute_face_descriptor",
                     b.name,
                     f"{ms[name]['median']:.1f} ms",
                     f"{dlib:.1f} ms",
