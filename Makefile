@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-lfw bench-harder bench-openset bench-cluster bench-dask gallery clean
+.PHONY: install install-fast test lint match bench bench-onnx bench-lfw bench-harder bench-openset bench-cluster bench-dask gallery clean
 
 install: $(STAMP)
 
@@ -78,6 +78,12 @@ bench-cluster: install
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)
 bench: install
 	$(BIN)/python bench/run.py --data "$(DATA)" $(BENCH_ARGS)
+
+# issue 23's targets, one run: the onnx encoder's ms a face against dlib-bin's (>= 5x), index
+# --quality best of 1,000 LFW photos against --engine dlib (>= 3x; dlib takes ~40 min a round),
+# the largest worker's memory (<= dlib's + 100 MiB); ONNX_ARGS="--onnx-photos 100 --rounds 1"
+bench-onnx: install
+	$(BIN)/python bench/run.py --data "$(DATA)" --only onnx $(ONNX_ARGS)
 
 # index --cluster (2 dask workers) against --jobs 2 on the first 300 LFW photos (docs/cluster.md);
 # DASK_ARGS="--photos 1000 --rounds 5"

@@ -2,8 +2,10 @@
 
 The photos: one each of ``--photos`` LFW people spread over the alphabet, each shrunk as the
 CNN fallback shrinks them (at most 320 px).  Speed: CPU milliseconds a photo for each
-engine, ``--rounds`` runs alternating, the median run.  Parity: photos where the boxes are
-the same, and the largest difference of confidence.  Prints JSON on stdout.
+engine, and for dlib's HOG detector (``hog``: the detector of ``--quality default``, upsample
+0) as the baseline the CNN would replace, ``--rounds`` runs alternating, the median run.
+Parity: photos where the boxes are the same, and the largest difference of confidence.
+Prints JSON on stdout.
 
     python bench/cnn_onnx.py [--lfw DIR] [--photos 200] [--time-photos 20] [--rounds 3]
 """
@@ -14,11 +16,13 @@ import argparse
 import json
 import os
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as an indexing worker
 
 import numpy as np  # noqa: E402
+from measure import alternate  # noqa: E402
 
 from lookalike import cnn, encoder, faces  # noqa: E402
 from lookalike.images import load_photo, shrink  # noqa: E402
@@ -37,6 +41,10 @@ def dlib_boxes(pixels: np.ndarray) -> list[tuple]:
         ((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), d.confidence)
         for d in found
     ]
+
+
+def hog_boxes(pixels: np.ndarray) -> list:
+    return list(faces._hog_detector()(pixels, 0))
 
 
 def onnx_boxes(pixels: np.ndarray) -> list[tuple]:
@@ -76,17 +84,14 @@ def main() -> None:
     paths = lfw_photos(args.lfw, max(args.photos, args.time_photos))
     images = [shrink(load_photo(p).pixels, faces.FALLBACK_SIDE)[0] for p in paths]
     timed = images[: args.time_photos]
-    engines = {"dlib": dlib_boxes, "onnx": onnx_boxes}
+    engines = {"dlib": dlib_boxes, "onnx": onnx_boxes, "hog": hog_boxes}
     for detect in engines.values():
         detect(timed[0])  # warm up: models loaded, session built
-    runs: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(args.rounds):
-        for name, detect in engines.items():
-            runs[name].append(ms_per_photo(detect, timed))
+    timers = {name: partial(ms_per_photo, detect, timed) for name, detect in engines.items()}
     result = {
         "threads": encoder.threads(),
         "photo_shape": list(timed[0].shape),
-        "ms_per_photo": {n: {"median": float(np.median(r)), "runs": r} for n, r in runs.items()},
+        "ms_per_photo": alternate(timers, args.rounds),
         "parity": parity(images),
     }
     print(json.dumps(result, indent=2))

@@ -18,12 +18,14 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as an indexing worker
 os.environ["LOOKALIKE_ENGINE"] = "onnx"  # cut the chips fast; each engine is called directly
 
 import numpy as np  # noqa: E402
+from measure import alternate  # noqa: E402
 
 from lookalike import encoder, faces  # noqa: E402
 from lookalike.images import load_photo  # noqa: E402
@@ -60,11 +62,8 @@ def timings(chips: list[np.ndarray], rounds: int) -> dict[str, dict]:
     }
     for encode, batch in engines.values():
         encode(chips[:batch])  # warm up: models loaded, session built
-    runs: dict[str, list[float]] = {name: [] for name in engines}
-    for _ in range(rounds):
-        for name, (encode, batch) in engines.items():
-            runs[name].append(ms_per_face(encode, chips, batch))
-    return {name: {"median": float(np.median(r)), "runs": r} for name, r in runs.items()}
+    timers = {name: partial(ms_per_face, e, chips, b) for name, (e, b) in engines.items()}
+    return alternate(timers, rounds)
 
 
 def parity(chips: list[np.ndarray]) -> dict:

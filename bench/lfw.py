@@ -307,7 +307,7 @@ def verification(
 def settings_from(args: argparse.Namespace) -> Settings:
     chosen = {
         k: getattr(args, k)
-        for k in ("upsample", "jitters", "fallback", "mirror", "padding", "landmarks")
+        for k in ("detector", "upsample", "jitters", "fallback", "mirror", "padding", "landmarks")
         if getattr(args, k) is not None
     }
     return Settings(**{**QUALITY[args.quality], **chosen})
@@ -441,9 +441,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--choose", choices=("centre", "largest"), default="centre")
     parser.add_argument("--quality", choices=tuple(QUALITY), default="default")
+    parser.add_argument("--detector", choices=("hog", "cnn"))
     parser.add_argument("--upsample", type=int)
     parser.add_argument("--jitters", type=int)
-    parser.add_argument("--fallback", choices=("none", "hog", "cnn"))
+    parser.add_argument("--fallback", choices=("none", "hog", "cnn", "hog+cnn"))
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction)
     parser.add_argument("--padding", help="0.25, or several joined by +: 0.25+0.2")
     parser.add_argument("--landmarks", help="5-point, 68-point or 5-point+68-point")

@@ -2,7 +2,8 @@
 
 Peak memory is the largest sum of resident set sizes over the command's whole process tree
 (a pool's workers included), sampled every ``POLL_SECONDS``.  Summing RSS counts pages that
-forked workers share with their parent once per process, so it errs on the high side.
+forked workers share with their parent once per process, so it errs on the high side.  A
+worker's peak is the largest resident set of any one process the command started.
 CPU time is summed over the same tree (each process's last sample: it misses at most a
 poll's worth a process); unlike wall time it hardly moves with what else the machine runs.
 """
@@ -10,9 +11,11 @@ poll's worth a process); unlike wall time it hardly moves with what else the mac
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 POLL_SECONDS = 0.02
@@ -28,6 +31,7 @@ class Run:
     stdout: str
     stderr: str
     returncode: int
+    worker_peak_bytes: int = 0  # the largest resident set of one child process
 
 
 def _children(pid: int) -> list[int]:
@@ -53,14 +57,17 @@ def _sample(pid: int) -> tuple[int, float]:
         return 0, 0.0
 
 
-def sample_tree(pid: int, cpu: dict[int, float]) -> int:
-    """Resident bytes of ``pid`` and all its descendants; records each one's CPU in ``cpu``."""
+def sample_tree(pid: int, cpu: dict[int, float], peaks: dict[int, int] | None = None) -> int:
+    """Resident bytes of ``pid`` and all its descendants; records each one's CPU in ``cpu``
+    and its largest resident set in ``peaks``."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         rss, seconds = _sample(p)
         total += rss
         cpu[p] = max(cpu.get(p, 0.0), seconds)
+        if peaks is not None:
+            peaks[p] = max(peaks.get(p, 0), rss)
         todo += _children(p)
     return total
 
@@ -83,13 +90,28 @@ def run(argv: list[str], env: dict[str, str] | None = None) -> Run:
         ]
         for reader in readers:
             reader.start()
-        peak, cpu = 0, {}
+        peak, cpu, peaks = 0, {}, {}
         while proc.poll() is None:
-            peak = max(peak, sample_tree(proc.pid, cpu))
+            peak = max(peak, sample_tree(proc.pid, cpu, peaks))
             time.sleep(POLL_SECONDS)
         seconds = time.perf_counter() - started
         for reader in readers:
             reader.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{out['stderr'][-2000:]}")
-    return Run(seconds, peak, sum(cpu.values()), out["stdout"], out["stderr"], proc.returncode)
+    worker = max((v for p, v in peaks.items() if p != proc.pid), default=0)
+    return Run(
+        seconds, peak, sum(cpu.values()), out["stdout"], out["stderr"], proc.returncode, worker
+    )
+
+
+def alternate(timers: dict[str, Callable[[], float]], rounds: int) -> dict[str, dict]:
+    """Call each timer once a round, the order flipped every other round (as ``make bench``
+    does), so that the other work sharing the machine weighs on each alike: each one's
+    results in order, and their median."""
+    runs: dict[str, list[float]] = {name: [] for name in timers}
+    names = list(timers)
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            runs[name].append(timers[name]())
+    return {name: {"median": statistics.median(r), "runs": r} for name, r in runs.items()}

@@ -12,6 +12,9 @@ Sections (``--only``, comma-separated):
   match    ``lookalike match`` of a 1080p photo on the LFW index and on a synthetic index of
            ``--synthetic`` faces, vs the CLI matching it against one known photo
   memory   peak memory of ``lookalike index --jobs 2`` on 48 MP photos (JPEG and PNG)
+  onnx     issue 23's targets, the onnx engine against dlib's own (``--engine dlib``): the
+           encoder's ms a face on one thread (bench/encoder_onnx.py), ``index --quality
+           best`` of ``--onnx-photos`` LFW photos, and the largest worker's peak memory
 
 Slow things are built once and kept in ``--cache`` (outside the repository): the LFW index
 (the "first run" of ``rerun``, timed when built), the synthetic index, the CLI's reference
@@ -21,6 +24,8 @@ installations side by side, e.g. a second dlib build; the baseline runs from
 
     python bench/run.py                         # everything, 3 rounds
     python bench/run.py --only web,match --rounds 1 --lfw-photos 200    # a quick look
+    python bench/run.py --only web --web-model hog,cnn      # the CNN as default's detector
+    python bench/run.py --only onnx --onnx-photos 100       # the onnx engine's targets
 """
 
 from __future__ import annotations
@@ -44,12 +49,18 @@ sys.path.insert(0, str(HERE))
 from agreement import MAX_DISTANCE, MIN_HEIGHT, compare  # noqa: E402
 from measure import Run, run  # noqa: E402
 
-SECTIONS = ("web", "lfw", "rerun", "match", "memory")
+SECTIONS = ("web", "lfw", "rerun", "match", "memory", "onnx")
+#: What runs without --only: the onnx section indexes with dlib's own encoder too (about
+#: 40 min a round on 1,000 photos): `make bench-onnx`.
+DEFAULT_SECTIONS = SECTIONS[:-1]
 QUERY = "examples/obama-1080p.jpg"  # 1920x1080, one face
 KNOWN = "examples/obama.jpg"
 CLI_EXTENSIONS = (".jpg", ".jpeg", ".png")
 BASELINE = "face_recognition"
 GB = 1 << 30
+MIB = 1 << 20
+#: Issue 23's targets for the onnx engine against dlib-bin's own encoder.
+ENCODER_SPEEDUP, BEST_SPEEDUP, WORKER_MEMORY = 5.0, 3.0, 100 * MIB
 
 
 @dataclass
@@ -157,27 +168,33 @@ class Bench:
         folder = self.links("web", photos)
         known = self.links("known", [self.data / KNOWN])
         reference = self.reference(folder)
-        qualities = self.args.web_quality.split(",")
+        variants = [
+            (q, m) for q in self.args.web_quality.split(",") for m in self.args.web_model.split(",")
+        ]
         commands = {
-            f"{b.name} {q}": self.index_command(b, folder, f"web-{q}", "--quality", q)
-            for q in qualities
+            f"{b.name} {q}{model_label(m)}": self.index_command(
+                b, folder, f"web-{q}{model_label(m, '-')}", "--quality", q, "--model", m
+            )
+            for q, m in variants
             for b in self.builds
         }
         commands[BASELINE] = lambda: run(self.cli("--cpus", self.args.jobs, known, folder))
         runs = self.alternate("web", commands)
         theirs = runs[BASELINE]
-        for q, b in itertools.product(qualities, self.builds):
-            ours = runs[f"{b.name} {q}"]
+        for (q, m), b in itertools.product(variants, self.builds):
+            ours = runs[f"{b.name} {q}{model_label(m)}"]
             faces = json.loads(ours[-1].stdout)["folders"][0]["faces"]
             self.compare_row(
-                f"index {len(photos)} web photos (--jobs {self.args.jobs}, --quality {q})",
+                f"index {len(photos)} web photos (--jobs {self.args.jobs}, --quality {q}"
+                f"{model_label(m, ', --model ')})",
                 b,
                 ours,
                 theirs,
                 2.5,
                 f"{faces} / {cli_faces(theirs[-1])}",
             )
-            agreement = compare(reference, self.faces_in(self.work / f"web-{q}-{b.name}.db"))
+            db = self.work / f"web-{q}{model_label(m, '-')}-{b.name}.db"
+            agreement = compare(reference, self.faces_in(db))
             self.rows.append(
                 Row(
                     f"CLI faces >= {MIN_HEIGHT} px tall that we find",
@@ -420,6 +437,76 @@ class Bench:
                 )
             )
 
+    def onnx(self) -> None:
+        """Issue 23's targets: the onnx engine against dlib's own, each build on its own."""
+        n = self.args.onnx_photos
+        every = sorted((self.data / "lfw" / "images").glob("*/*.jpg"))
+        photos = every[:: max(1, len(every) // n)][:n]
+        tree = self.links("onnx-lfw", photos, tree=True)
+        for b in self.builds:
+            self.encoder_rows(b)
+            log(f"onnx: index --quality best of {n} LFW photos, --engine onnx vs dlib ({b.name})")
+            commands = {
+                engine: self.index_command(
+                    b, tree, f"onnx-{engine}", "--quality", "best", "--engine", engine
+                )
+                for engine in ("onnx", "dlib")
+            }
+            runs = self.alternate(f"onnx-{b.name}", commands)
+            ours, theirs = runs["onnx"], runs["dlib"]
+            ratio = median(theirs) / median(ours)
+            faces = [json.loads(r[-1].stdout)["folders"][0]["faces"] for r in (ours, theirs)]
+            self.rows.append(
+                Row(
+                    f"index {n} LFW photos --quality best (--jobs {self.args.jobs}) "
+                    "vs --engine dlib",
+                    b.name,
+                    f"{median(ours):.1f} s",
+                    f"{median(theirs):.1f} s",
+                    f"{ratio:.2f}x (CPU time "
+                    f"{median(theirs, 'cpu_seconds') / median(ours, 'cpu_seconds'):.2f}x)",
+                    f">= {BEST_SPEEDUP:g}x",
+                    ratio >= BEST_SPEEDUP,
+                    f"{faces[0]} / {faces[1]}",
+                    mib(ours, theirs),
+                )
+            )
+            worker = [max(r.worker_peak_bytes for r in x) for x in (ours, theirs)]
+            self.rows.append(
+                Row(
+                    "  peak memory of the largest worker (onnx / dlib)",
+                    b.name,
+                    f"{worker[0] / MIB:,.0f} MiB",
+                    f"{worker[1] / MIB:,.0f} MiB",
+                    f"{(worker[0] - worker[1]) / MIB:+,.0f} MiB",
+                    f"<= +{WORKER_MEMORY // MIB} MiB",
+                    worker[0] - worker[1] <= WORKER_MEMORY,
+                )
+            )
+
+    def encoder_rows(self, b: Build) -> None:
+        """bench/encoder_onnx.py in the build's venv: ms a face on one thread, alternating."""
+        log(f"onnx: the encoder's ms a face, onnxruntime vs dlib ({b.name})")
+        argv = [b.python, str(HERE / "encoder_onnx.py"), "--lfw", str(self.data / "lfw")]
+        argv += ["--photos", "64", "--rounds", str(self.args.rounds)]
+        result = run(argv)
+        ms = json.loads(result.stdout)["ms_per_face"]
+        self.raw[f"encoder-{b.name}"] = ms
+        dlib = ms["dlib"]["median"]
+        for name in ("onnx batch 1", "onnx batch 8"):
+            ratio = dlib / ms[name]["median"]
+            self.rows.append(
+                Row(
+                    f"encode a face, one thread, {name} vs dlib's compute_face_descriptor",
+                    b.name,
+                    f"{ms[name]['median']:.1f} ms",
+                    f"{dlib:.1f} ms",
+                    f"{ratio:.1f}x",
+                    f">= {ENCODER_SPEEDUP:g}x",
+                    ratio >= ENCODER_SPEEDUP,
+                )
+            )
+
     def skipped(self, measure: str, why: str) -> None:
         log(f"{measure}: skipped ({why})")
         self.rows.append(Row(measure, "", f"skipped ({why})"))
@@ -479,6 +566,11 @@ class Bench:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
+
+
+def model_label(model: str, prefix: str = " ") -> str:
+    """How a web variant's detector is named: nothing for HOG, the preset's own."""
+    return "" if model == "hog" else f"{prefix}{model}"
 
 
 def median(runs: list[Run], field: str = "seconds") -> float:
@@ -550,8 +642,9 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument(
         "--only",
-        default=env("BENCH_ONLY", ",".join(SECTIONS)),
-        help=f"sections, comma-separated (env BENCH_ONLY) [{','.join(SECTIONS)}]",
+        default=env("BENCH_ONLY", ",".join(DEFAULT_SECTIONS)),
+        help=f"sections, comma-separated, of {','.join(SECTIONS)} (env BENCH_ONLY) "
+        f"[{','.join(DEFAULT_SECTIONS)}]",
     )
     p.add_argument(
         "--lfw-photos",
@@ -567,6 +660,18 @@ def parse_args() -> argparse.Namespace:
         "--web-quality",
         default="default,cli",
         help="the --quality presets timed on the web photos, comma-separated [default,cli]",
+    )
+    p.add_argument(
+        "--web-model",
+        default="hog",
+        help="the face detectors (--model) timed with each --web-quality, comma-separated: "
+        "hog,cnn times the CNN as the detector too [hog]",
+    )
+    p.add_argument(
+        "--onnx-photos",
+        type=int,
+        default=1000,
+        help="LFW photos indexed --quality best by each engine in the onnx section [1000]",
     )
     p.add_argument(
         "--quality",

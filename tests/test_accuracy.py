@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import DATA, EXAMPLES, needs_data
+from conftest import CELEBS, DATA, EXAMPLES, needs_data
 from PIL import Image
 
 from lookalike import faces
@@ -19,6 +19,19 @@ LFW = DATA / "lfw" / "images"
 HOG_MISS = LFW / "Chung_Mong-hun" / "Chung_Mong-hun_0001.jpg"
 #: HOG finds no face in this one at upsample 1, one at upsample 0.
 UPSAMPLE_MISS = LFW / "Arlen_Specter" / "Arlen_Specter_0003.jpg"
+#: Web photos in which HOG finds no face at first: in the first four only default's fallback
+#: (HOG upsampled on a 640 px copy) finds one, the CNN alone (best's fallback until
+#: 2026-12-03) none (two faces in the second); in the last only the CNN does.
+LOOKED_AGAIN = [
+    CELEBS / "gallery" / "ben_afflek" / "httpssmediacacheakpinimgcomxdbbdbbbececacdecdcdfjpg.jpg",
+    DATA / "photos" / "maria_sharapova" / "a58dbc0e8684bc6de819f386d35d8240.jpg",
+    DATA / "photos" / "virat_kohli" / "0b53cce8c6.jpg",
+    CELEBS
+    / "queries"
+    / "elton_john"
+    / "httpcdncdnjustjaredcomwpcontentuploadsheadlineseltonjohnemmysperformancewatchnowjpg.jpg",
+    CELEBS / "gallery" / "madonna" / "httpssmediacacheakpinimgcomxafafedebcbjpg.jpg",
+]
 
 
 def test_settings_recorded_before_the_accuracy_options_read_as_they_were_made():
@@ -92,6 +105,22 @@ def test_the_fallback_of_an_upsampling_index_looks_again_without_upsampling():
     upsampling = Settings(upsample=1, shrink=640)
     assert faces.detect(photo, replace(upsampling, fallback="none")) == []
     assert len(faces.detect(photo, upsampling)) == 1
+
+
+@pytest.mark.slow
+@needs_data
+@pytest.mark.parametrize("path", LOOKED_AGAIN, ids=lambda p: p.parent.name)
+def test_best_finds_every_face_default_finds(path):
+    """A more thorough preset finds at least every face the faster one finds: best looks
+    again as default does, and with the CNN only where that finds none either."""
+    if not path.is_file():
+        pytest.skip(f"no {path}")
+    photo = load_photo(path)
+    default = faces.detect(photo, Settings(**QUALITY["default"]))
+    best = faces.detect(photo, Settings(**QUALITY["best"]))
+    assert faces.detect(photo, Settings(fallback="none")) == []
+    assert best, "best finds no face"
+    assert {f.box for f in default} <= {f.box for f in best}
 
 
 @needs_data

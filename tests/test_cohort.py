@@ -1,6 +1,7 @@
 """Calibrated verdicts: the cohort maths on synthetic faces, and the packaged cohorts."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -69,6 +70,14 @@ def test_each_packaged_gallery_is_the_cohort_of_its_own_settings(quality):
     c = cohort_for(settings)
     assert len(c.starts) == 5749 and len(c.X) == len(gallery.X)
     assert 0.4 < c.typical < 0.8 and abs(c.offset) < 0.05  # 0.6 was near the best line
+
+
+def test_an_index_made_with_best_before_its_fallback_changed_is_still_calibrated():
+    """best's fallback was the CNN alone until 2026-12-03: its packaged gallery, 23 faces
+    apart, still calibrates those indexes."""
+    before = replace(Settings(**QUALITY["best"]), fallback="cnn")
+    assert len(cohort_for(before).X) == 13233
+    assert cohort_for(replace(before, mirror=False)) is None
 
 
 def test_settings_without_a_packaged_gallery_have_no_cohort():

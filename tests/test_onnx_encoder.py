@@ -220,3 +220,79 @@ def test_cli_engine(no_engine):
     assert distances["onnx"] == pytest.approx(distances["dlib"], abs=1e-5)
     refused = CliRunner().invoke(main, ["distance", *photos, "--engine", "cuda"])
     assert refused.exit_code == 2 and "cuda" in refused.output
+
+
+# -- the device ----------------------------------------------------------------------------
+
+
+def has_cuda() -> bool:
+    import onnxruntime as ort
+
+    return encoder.CUDA in ort.get_available_providers()
+
+
+needs_cuda = pytest.mark.skipif(
+    not has_cuda(), reason="onnxruntime has no CUDA provider here (onnxruntime-gpu, a GPU)"
+)
+
+
+@pytest.fixture
+def no_device(monkeypatch, no_engine):
+    """No device chosen, and sessions built for whatever a test chooses dropped after it."""
+    from lookalike import cnn
+
+    monkeypatch.setenv("LOOKALIKE_DEVICE", "")
+    yield
+    encoder._session.cache_clear()
+    cnn._detector.cache_clear()
+
+
+def test_device_choice(no_device):
+    assert encoder.device() == "auto"
+    encoder.set_device("cpu")
+    assert encoder.device() == "cpu" and encoder.providers() == [encoder.CPU]
+    with pytest.raises(ValueError, match="unknown device 'tpu'"):
+        encoder.set_device("tpu")
+    assert encoder.device() == "cpu"  # the choice before stands
+    faces.set_engine("dlib")
+    with pytest.raises(faces.ModelError, match="needs the onnx engine"):
+        encoder.set_device("cuda")
+
+
+def test_auto_runs_on_the_gpu_where_there_is_one(no_device):
+    encoder._session.cache_clear()
+    assert encoder.provider() == (encoder.CUDA if has_cuda() else encoder.CPU)
+
+
+@pytest.mark.skipif(has_cuda(), reason="onnxruntime has a CUDA provider here")
+@needs_data
+def test_cli_device_cuda_without_one_is_one_line(no_device):
+    from click.testing import CliRunner
+
+    from lookalike.cli import main
+
+    photos = [str(EXAMPLES / "obama.jpg"), str(EXAMPLES / "obama2.jpg")]
+    result = CliRunner().invoke(main, ["distance", *photos, "--device", "cuda"])
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: --device cuda: this onnxruntime has no CUDA provider")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+@needs_data
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=needs_cuda)])
+def test_cli_device_gives_the_cpu_encodings(no_device, device):
+    """On either device the same distance as dlib's own encoder, and `info` names the
+    provider that ran."""
+    from click.testing import CliRunner
+
+    from lookalike.cli import main
+
+    photos = [str(EXAMPLES / "obama.jpg"), str(EXAMPLES / "obama2.jpg")]
+    dlib = CliRunner().invoke(main, ["distance", *photos, "--engine", "dlib", "--json"])
+    faces.set_engine("onnx")
+    encoder._session.cache_clear()
+    result = CliRunner().invoke(main, ["distance", *photos, "--device", device, "--json"])
+    assert result.exit_code == 0, result.output
+    distance = json.loads(result.output)["distance"]
+    assert distance == pytest.approx(json.loads(dlib.output)["distance"], abs=1e-4)
+    assert encoder.provider() == {"cpu": encoder.CPU, "cuda": encoder.CUDA}[device]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from . import config, search, verdict
+from . import config, encoder, search, verdict
 from . import faces as facelib
 from .cohort import Cohort
 from .distributor import DaskCluster, Distributor, LocalPool
@@ -513,10 +513,18 @@ def info(index_path: str | os.PathLike | None = None) -> dict:
             "format_version": int(meta.get("format_version", 0)),
             "settings": settings.as_dict() if settings else None,
             "dlib_at_index": _json_or_none(meta.get("dlib")),
-            "dlib_running": facelib.dlib_info(),
+            "dlib_running": running(),
             **idx.counts(),
             "lfw": str(lfw) if lfw else None,
         }
+
+
+def running() -> dict:
+    """:func:`lookalike.faces.dlib_info`, with the onnxruntime execution provider the
+    encoder runs on here (``CPUExecutionProvider``, ``CUDAExecutionProvider``) when the
+    engine is onnx: the one its session took, not the one asked for."""
+    dlib = facelib.dlib_info()
+    return dlib | ({"provider": encoder.provider()} if dlib["engine"] == "onnx" else {})
 
 
 def _json_or_none(raw: str | None):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from . import api, config, export, facemap, maphtml, montage, search
+from . import api, config, encoder, export, facemap, maphtml, montage, search
 from .distributor import ClusterError
 from .faces import ENGINES, QUALITY, ModelError, Settings, set_engine
 from .gallery import BuiltinGallery, preset_of
@@ -70,15 +70,23 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def engine_option(command: Callable) -> Callable:
-    """--engine: who runs the face encoder and the CNN detector, for this command and its
-    worker processes."""
+    """--engine and --device: who runs the face encoder and the CNN detector, and where, for
+    this command and its worker processes."""
 
     @wraps(command)
-    def wrapper(*args, engine: str | None = None, **kwargs):
+    def wrapper(*args, engine: str | None = None, device: str | None = None, **kwargs):
         if engine:
             set_engine(engine)
+        if device:
+            encoder.set_device(device)
         return command(*args, **kwargs)
 
+    wrapper = click.option(
+        "--device",
+        type=click.Choice(encoder.DEVICES),
+        help="Where onnxruntime runs them: cuda (needs onnxruntime-gpu and an NVIDIA GPU), "
+        "cpu, or auto: the GPU where there is one [default: auto; env LOOKALIKE_DEVICE].",
+    )(wrapper)
     return click.option(
         "--engine",
         type=click.Choice(ENGINES),
@@ -587,6 +595,7 @@ def _dlib_line(dlib: dict | None) -> str:
     if not dlib:
         return "(not recorded)"
     engine = f", encoder: {dlib['engine']}" if "engine" in dlib else ""
+    engine += f" on {dlib['provider']}" if dlib.get("provider") else ""
     return f"{dlib['version']} (BLAS: {'yes' if dlib['blas'] else 'no'}{engine})"
 
 

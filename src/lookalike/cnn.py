@@ -204,5 +204,4 @@ def _detector() -> Detector:
     options = ort.SessionOptions()
     options.intra_op_num_threads = encoder.threads()
     options.inter_op_num_threads = 1
-    source = model if isinstance(model, bytes) else str(model)
-    return Detector(net, ort.InferenceSession(source, options, providers=["CPUExecutionProvider"]))
+    return Detector(net, encoder.new_session(model, options))

@@ -23,6 +23,12 @@ import numpy as np
 #: Bumped when :func:`lookalike.dlibdnn.to_onnx` builds a different graph, so that models
 #: cached by an older version are built again.
 GRAPH_VERSION = 1
+#: Where onnxruntime runs the networks (``LOOKALIKE_DEVICE``, ``--device``): ``auto`` on the
+#: GPU where onnxruntime has a CUDA provider (``pip install onnxruntime-gpu``) that can use
+#: one, else on the CPU.
+DEVICES = ("auto", "cpu", "cuda")
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
 
 
 @cache
@@ -78,6 +84,75 @@ def threads() -> int:
         raise ValueError(f"LOOKALIKE_ONNX_THREADS must be a number, not {value!r}") from None
 
 
+def set_device(name: str) -> None:
+    """Run onnxruntime on ``name`` (one of :data:`DEVICES`) in this process and the worker
+    processes it starts (through the environment, as :func:`lookalike.faces.set_engine`);
+    ``cuda`` is checked now, before any photo is read."""
+    from .faces import ModelError, engine
+
+    _checked(name)
+    if name == "cuda" and engine() != "onnx":
+        raise ModelError("--device cuda needs the onnx engine: dlib-bin runs on the CPU only")
+    if name == "cuda":
+        providers(name)
+    os.environ["LOOKALIKE_DEVICE"] = name
+
+
+def device() -> str:
+    """The device asked for: ``LOOKALIKE_DEVICE``, else ``auto``."""
+    return _checked(os.environ.get("LOOKALIKE_DEVICE") or "auto")
+
+
+def _checked(name: str) -> str:
+    if name not in DEVICES:
+        raise ValueError(f"unknown device {name!r} ({', '.join(DEVICES)})")
+    return name
+
+
+def providers(asked: str | None = None) -> list[str]:
+    """onnxruntime's execution providers for the device ``asked`` (:func:`device`), best
+    first.  ``cuda`` where this onnxruntime has no CUDA provider is refused (a GPU asked
+    for by name is not silently replaced by the CPU); ``auto`` then runs on the CPU."""
+    import onnxruntime as ort
+
+    from .faces import ModelError
+
+    asked = asked or device()
+    if asked == "cpu":
+        return [CPU]
+    if CUDA in ort.get_available_providers():
+        return [CUDA, CPU]
+    if asked == "cuda":
+        raise ModelError(
+            "--device cuda: this onnxruntime has no CUDA provider (pip install onnxruntime-gpu, "
+            "on a machine with an NVIDIA GPU); --device auto runs on the CPU where there is none"
+        )
+    return [CPU]
+
+
+def new_session(model: Path | bytes, options):
+    """An onnxruntime session of ``model`` on :func:`providers`.  onnxruntime itself falls
+    back to the CPU, with a warning, where the CUDA provider cannot start (no GPU, no CUDA
+    libraries): that stands for ``auto``, and is refused for ``cuda``."""
+    import onnxruntime as ort
+
+    from .faces import ModelError
+
+    session = ort.InferenceSession(_source(model), options, providers=providers())
+    if device() == "cuda" and session.get_providers()[0] != CUDA:
+        raise ModelError(
+            "--device cuda: onnxruntime could not start its CUDA provider (no GPU, or no CUDA "
+            "libraries: see its warning above); --device cpu or auto run on the CPU"
+        )
+    return session
+
+
+def provider() -> str:
+    """The execution provider the encoder's session runs on in this process (built if it
+    is not yet: about 0.25 s)."""
+    return _session().get_providers()[0]
+
+
 @cache
 def _session():
     import onnxruntime as ort
@@ -92,15 +167,16 @@ def _session():
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads()
     options.inter_op_num_threads = 1
-    providers = ["CPUExecutionProvider"]
     model = load_model(weights, cache_dir)
     try:
-        return ort.InferenceSession(_source(model), options, providers=providers)
+        return new_session(model, options)
+    except ModelError:
+        raise
     except Exception:  # onnxruntime's own errors are plain Exceptions: a damaged cached file
         if isinstance(model, bytes):
             raise
     model = load_model(weights, cache_dir, rebuild=True)
-    return ort.InferenceSession(_source(model), options, providers=providers)
+    return new_session(model, options)
 
 
 def _source(model: Path | bytes) -> str | bytes:

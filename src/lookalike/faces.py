@@ -42,6 +42,9 @@ FALLBACK_HOG_SIDE = 640
 #: A query photo in which no face is found otherwise is searched by the CNN detector on a
 #: copy of at most this size (:func:`harder_looks`): faces down to about 50 px in it.
 HARDER_CNN_SIDE = 800
+#: The looks again a fallback is made of (``Settings.fallback``: one, or several joined by "+",
+#: tried in that order), besides "none".
+FALLBACKS = ("hog", "cnn")
 
 #: The landmark models a chip can be aligned with, by the name ``Settings.landmarks`` uses.
 LANDMARK_FILES = {
@@ -93,7 +96,7 @@ class Settings:
     #: encodings averaged (the two models place the eyes and mouth a little apart).
     landmarks: str = "5-point"
     encoder: str = "dlib_face_recognition_resnet_model_v1"
-    fallback: str = "hog"  # none | hog | cnn: where the detector finds no face, see _look_again
+    fallback: str = "hog"  # none | hog | cnn | hog+cnn: where no face is found, see _look_again
     mirror: bool = False  # average the embedding with that of the mirrored chip (2x encoding)
     #: The margin around the aligned chip, as a share of the face; several joined by "+":
     #: each landmark model's chip cut with each margin, their encodings averaged.
@@ -145,10 +148,12 @@ def _paddings(padding: str) -> list[float]:
 
 
 #: ``--quality``, chosen on LFW View 1 (README, Accuracy).  "default" keeps the speed
-#: targets: its HOG fallback costs about 1.5% more CPU on web photos.  "best" costs about 25%
-#: more there (the CNN fallback), eight times the encoding (two alignments, each cut with
-#: two margins and also mirrored) and 0.7 s to load the 68-point model.  They set only
-#: these fields: detector, upsample and jitters are options of their own.
+#: targets: its HOG fallback costs about 1.5% more CPU on web photos.  "best" looks again as
+#: "default" does, then with the CNN where that finds nothing either (a more thorough preset
+#: finds every face the faster one finds: docs/accuracy.md), and costs eight times the
+#: encoding (two alignments, each cut with two margins and also mirrored) and 0.7 s to load
+#: the 68-point model.  They set only these fields: detector, upsample and jitters are
+#: options of their own.
 QUALITY = {
     "default": {
         "fallback": "hog",
@@ -157,7 +162,7 @@ QUALITY = {
         "padding": str(CHIP_PADDING),
     },
     "best": {
-        "fallback": "cnn",
+        "fallback": "hog+cnn",
         "mirror": True,
         "landmarks": "5-point+68-point",
         "padding": "0.25+0.2",
@@ -271,15 +276,29 @@ def detect(photo: Photo, settings: Settings) -> list[Face]:
 
 
 def _look_again(photo: Photo, small: np.ndarray, factor: float, settings: Settings):
-    """Where the detector found no face: ``hog`` runs HOG once more, upsampled once on a copy
-    of at most FALLBACK_HOG_SIDE px when the detector did not upsample (faces down to 40 px
-    in small photos), else without upsampling on the same copy (its image pyramid samples
-    other scales and finds some turned faces); ``cnn`` runs dlib's CNN detector on a copy of
-    at most FALLBACK_SIDE px (finds nearly all of them, about 0.4 s a photo).  Returns the
-    copy, its factor and the boxes.  With ``min_face``, ``hog`` scans the levels skipped
-    that hold faces of ``fallback_share`` of the photo's longest side (the detector as it
-    is, on the same copy), if any were."""
-    if settings.fallback == "hog" and settings.min_face > 0 and settings.detector == "hog":
+    """Where the detector found no face, each look of ``settings.fallback`` in turn (``hog``,
+    ``cnn``, or ``hog+cnn``: the CNN only where HOG's second look finds none either, so that
+    ``hog+cnn`` finds every face ``hog`` finds) until one finds a face.  Returns the copy
+    looked at, its factor and the boxes (the detector's copy and none if no look finds one)."""
+    for look in settings.fallback.split("+"):
+        if look not in FALLBACKS:
+            raise ValueError(f"unknown fallback {settings.fallback!r} (none, hog, cnn or hog+cnn)")
+        again, again_factor, rects = _look(look, photo, small, factor, settings)
+        if rects:
+            return again, again_factor, rects
+    return small, factor, []
+
+
+def _look(look: str, photo: Photo, small: np.ndarray, factor: float, settings: Settings):
+    """One look again: ``hog`` runs HOG once more, upsampled once on a copy of at most
+    FALLBACK_HOG_SIDE px when the detector did not upsample (faces down to 40 px in small
+    photos), else without upsampling on the same copy (its image pyramid samples other scales
+    and finds some turned faces); ``cnn`` runs dlib's CNN detector on a copy of at most
+    FALLBACK_SIDE px (finds nearly all of them, about 0.05 s a photo on onnxruntime, 0.4 s
+    with dlib's own).  With ``min_face``, ``hog`` scans the levels skipped that hold faces of
+    ``fallback_share`` of the photo's longest side (the detector as it is, on the same
+    copy), if any were."""
+    if look == "hog" and settings.min_face > 0 and settings.detector == "hog":
         scale = photo.scale * factor
         side = max(photo.width, photo.height) * settings.fallback_share / scale
         if _first_level(settings.upsample, side) >= _first_level(
@@ -287,15 +306,13 @@ def _look_again(photo: Photo, small: np.ndarray, factor: float, settings: Settin
         ):
             return small, factor, []  # those levels were scanned already
         return small, factor, _hog_levels(small, settings.upsample, side)
-    if settings.fallback == "hog" and settings.upsample > 0:
+    if look == "hog" and settings.upsample > 0:
         return small, factor, list(_hog_detector()(small, 0))
-    if settings.fallback == "hog":
+    if look == "hog":
         small, factor = _copy(photo, FALLBACK_HOG_SIDE, "bilinear")
         return small, factor, list(_hog_detector()(small, 1))
-    if settings.fallback == "cnn":
-        small, factor = shrink(photo.pixels, FALLBACK_SIDE)
-        return small, factor, _cnn_rects(small, 0)
-    raise ValueError(f"unknown fallback {settings.fallback!r} (none, hog or cnn)")
+    small, factor = shrink(photo.pixels, FALLBACK_SIDE)
+    return small, factor, _cnn_rects(small, 0)
 
 
 def harder_looks(settings: Settings) -> list[tuple[str, Settings]]:
