@@ -8,11 +8,12 @@ import pytest
 from click.testing import CliRunner
 from conftest import EXAMPLES, needs_data
 
-from lookalike import cohort
+from lookalike import api, cohort
 from lookalike.cli import main
 from lookalike.cohort import Cohort, best_threshold, offset_for
-from lookalike.faces import QUALITY, Settings
+from lookalike.faces import QUALITY, Settings, dlib_info
 from lookalike.gallery import BuiltinGallery, cohort_for, packaged
+from lookalike.index import Index
 
 
 def on_a_line(positions: list[float]) -> np.ndarray:
@@ -78,6 +79,20 @@ def test_an_index_made_with_best_before_its_fallback_changed_is_still_calibrated
     before = replace(Settings(**QUALITY["best"]), fallback="cnn")
     assert len(cohort_for(before).X) == 13233
     assert cohort_for(replace(before, mirror=False)) is None
+
+
+def test_an_index_made_with_best_before_is_still_best(tmp_path):
+    """Asking it for --quality best means its own settings (it is not refused), and info
+    names the preset with what was different."""
+    before = replace(Settings(**QUALITY["best"]), fallback="cnn")
+    with Index.open(tmp_path / "old.db", create=True) as idx, idx.writer():
+        idx.set_settings(before, dlib_info())
+    with Index.open(tmp_path / "old.db") as idx:
+        assert api.index_settings(idx, QUALITY["best"]) == before
+        with pytest.raises(ValueError, match="other settings"):
+            api.index_settings(idx, QUALITY["default"])
+    result = CliRunner().invoke(main, ["info", "--index", str(tmp_path / "old.db")])
+    assert "--quality best as it was (fallback=cnn)" in result.output
 
 
 def test_settings_without_a_packaged_gallery_have_no_cohort():

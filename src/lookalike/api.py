@@ -186,7 +186,8 @@ def distributor(jobs: int | None, cluster: str | None, send_photos: bool) -> Ite
 
 
 def index_settings(idx: Index, wanted: dict | None = None) -> Settings:
-    """The index's settings; a query asking for different ones is refused."""
+    """The index's settings; a query asking for different ones is refused (but not one
+    asking for a preset of an index made with what that preset was: :func:`faces.as_now`)."""
     stored = idx.settings()
     if stored is None:
         raise IndexFileError(f"{idx.path} holds no faces yet (run `lookalike index DIR`)")
@@ -198,7 +199,7 @@ def index_settings(idx: Index, wanted: dict | None = None) -> Settings:
             f"{settings_diff(stored, asked, 'gallery')}; it answers --quality default or best "
             "with no other detection options (`lookalike index DIR` makes an index with yours)"
         )
-    if asked != stored:
+    if asked != stored and asked != facelib.as_now(stored):
         raise ValueError(settings_mismatch(idx, stored, asked))
     return stored
 

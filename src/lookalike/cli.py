@@ -13,7 +13,7 @@ import click
 
 from . import api, config, encoder, export, facemap, maphtml, montage, search
 from .distributor import ClusterError
-from .faces import ENGINES, QUALITY, ModelError, Settings, set_engine
+from .faces import ENGINES, QUALITY, ModelError, Settings, as_now, set_engine
 from .gallery import BuiltinGallery, preset_of
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .index import Index, IndexFileError
@@ -604,11 +604,14 @@ def _settings_line(settings: dict | None) -> str:
     the options of its own; other settings field by field (``info --json`` has them all)."""
     if not settings:
         return "(none yet)"
-    preset = preset_of(Settings.from_dict(settings))
+    made, now = Settings.from_dict(settings), as_now(Settings.from_dict(settings))
+    preset = preset_of(now)
     if preset is None:
         return ", ".join(f"{k}={v}" for k, v in settings.items())
     options = ", ".join(f"{k}={settings[k]}" for k in ("detector", "upsample", "jitters"))
-    return f"--quality {preset} ({options})"
+    was = made.as_dict()
+    former = ", ".join(f"{k}={v}" for k, v in was.items() if now.as_dict()[k] != v)
+    return f"--quality {preset}{f' as it was ({former})' if former else ''} ({options})"
 
 
 @main.command("people")

@@ -185,6 +185,19 @@ QUALITY = {
     },
 }
 
+#: What a preset's settings were before, by the fields that changed since: an index made with
+#: them is still that preset (``best``'s fallback was the CNN alone until 2026-12-03).
+FORMERLY = {"best": [{"fallback": "cnn"}]}
+
+
+def as_now(settings: Settings) -> Settings:
+    """The preset's settings today where ``settings`` are what it was (:data:`FORMERLY`)."""
+    for preset, changes in FORMERLY.items():
+        now = Settings(**QUALITY[preset])
+        if any(replace(now, **old) == settings for old in changes):
+            return now
+    return settings
+
 
 @dataclass
 class Face:

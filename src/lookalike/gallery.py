@@ -36,7 +36,7 @@ import platformdirs
 
 from .cohort import Cohort, offset_for
 from .config import find_lfw
-from .faces import QUALITY, TOLERANCE, Settings, chip_jpeg, cut_chip, detect
+from .faces import QUALITY, TOLERANCE, Settings, as_now, chip_jpeg, cut_chip, detect
 from .images import ImageError, load_photo
 from .index import Gallery, Index, IndexFileError
 
@@ -45,10 +45,6 @@ NAME = "lfw"
 #: the ``--quality`` preset they were made with: ``match`` answers from the default one, and
 #: each is the cohort that calibrates verdicts made with its settings (:func:`cohort_for`).
 PACKAGED = {"default": "data/lfw-gallery.npz", "best": "data/lfw-gallery-best.npz"}
-#: What a preset's settings were before, by the fields that changed: an index made with them
-#: is still calibrated against the preset's packaged gallery, whose cohort differs by a few
-#: faces (``best``'s fallback was the CNN alone until 2026-12-03: 23 of 13,233 faces).
-FORMERLY = {"best": [{"fallback": "cnn"}]}
 DEFAULT_CACHE = Path(platformdirs.user_cache_dir("lookalike"))
 
 
@@ -343,19 +339,11 @@ def builtin_gallery(settings: Settings, lfw: str | os.PathLike | None = None) ->
 @cache
 def cohort_for(settings: Settings) -> Cohort | None:
     """The packaged gallery made with ``settings`` (or with what a preset made of them
-    became: :data:`FORMERLY`) as a cohort (made once), or None."""
-    path = packaged(settings) or packaged(_as_now(settings))
+    became: :func:`faces.as_now`; its cohort differs by a few faces) as a cohort (made
+    once), or None."""
+    path = packaged(settings) or packaged(as_now(settings))
     gallery = _load(path) if path else None
     return gallery.cohort() if gallery and gallery.offset is not None else None
-
-
-def _as_now(settings: Settings) -> Settings:
-    """The preset's settings today where ``settings`` are what it was (:data:`FORMERLY`)."""
-    for preset, changes in FORMERLY.items():
-        now = Settings(**QUALITY[preset])
-        if any(dataclasses.replace(now, **old) == settings for old in changes):
-            return now
-    return settings
 
 
 def cached_index(cache: str | os.PathLike, settings: Settings) -> Path:
