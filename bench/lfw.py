@@ -48,7 +48,7 @@ import numpy as np
 
 from lookalike import api, search
 from lookalike.cohort import best_threshold
-from lookalike.faces import QUALITY, TOLERANCE, Settings, dlib_info
+from lookalike.faces import QUALITY, TOLERANCE, Settings, as_now, dlib_info
 from lookalike.gallery import (
     DEFAULT_CACHE,
     BuiltinGallery,
@@ -315,12 +315,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def cohort_gallery(path: Path | None, settings: Settings) -> BuiltinGallery | None:
     """The gallery to calibrate against: ``path``, else the packaged one made with
-    ``settings``; None (no calibrated figures) where neither was made with them."""
+    ``settings``; None (no calibrated figures) where neither was made with them (or with what
+    their preset was: a gallery made before the preset changed)."""
     path = path or packaged(settings)
     if path is None:
         return None
     gallery = BuiltinGallery(path)
-    return gallery if gallery.settings() == settings else None
+    return gallery if as_now(gallery.settings()) == as_now(settings) else None
 
 
 def run(args: argparse.Namespace) -> dict:
