@@ -137,7 +137,9 @@ class Gallery:
 
     ``X`` is ``float32[n, 128]``; ``face_ids`` the faces' row ids; ``person`` an int code per
     face (``-1`` for an uncredited bystander) into ``names``; ``sq`` the squared norms of
-    ``X``'s rows when known (they save a pass over ``X`` per query).
+    ``X``'s rows when known (they save a pass over ``X`` per query); ``generation`` the
+    index's generation the arrays are (None: not from an index file), which keys the ANN
+    sidecar (:mod:`lookalike.ann`).
     """
 
     X: np.ndarray
@@ -145,6 +147,7 @@ class Gallery:
     person: np.ndarray
     names: list[str]
     sq: np.ndarray | None = None
+    generation: int | None = None
 
 
 def default_path() -> Path:
@@ -458,10 +461,15 @@ class Index:
             if cached is not None:
                 return cached
         gallery, generation = self._read_gallery()
+        gallery.generation = generation
         if generation is not None:
             with suppress(OSError):  # a read-only folder: use the gallery as read
                 _save_sidecar(self.path, generation, gallery)
         return gallery
+
+    def generation(self) -> int | None:
+        """How many changes the faces have seen (None: an index older than the counter)."""
+        return self._generation()
 
     def _generation(self) -> int | None:
         """How many changes the faces have seen (None: an index older than the counter)."""
@@ -643,6 +651,7 @@ def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
         person=arrays["person"],
         names=names.tolist(),
         sq=arrays["sq"],
+        generation=generation,
     )
 
 
