@@ -32,11 +32,11 @@ def write_people(path: Path, people: range, seed: int = 0) -> None:
             idx.set_settings(Settings(), dlib_info())
         items = []
         for p in people:
-            centre = rng.normal(0, 0.3, DIM)
+            centre = rng.normal(0, 0.1, DIM)
             for k in range(PHOTOS):
-                faces = [(10, 90, 90, 10, pack(centre + rng.normal(0, 0.1, DIM)), None)]
+                faces = [(10, 90, 90, 10, pack(centre + rng.normal(0, 0.04, DIM)), None)]
                 if k % 2:
-                    faces.append((10, 290, 90, 210, pack(rng.normal(0, 0.3, DIM)), None))
+                    faces.append((10, 290, 90, 210, pack(rng.normal(0, 0.1, DIM)), None))
                 items.append((record(f"person{p:04d}", k), faces))
         idx.write(items)
         names = {f"person{p:04d}" for p in people}
@@ -69,7 +69,7 @@ def queries(db: Path, n: int = 30) -> np.ndarray:
     with Index.open(db) as idx:
         X = np.asarray(idx.gallery().X)
     rng = np.random.default_rng(1)
-    return X[rng.choice(len(X), n, replace=False)] + rng.normal(0, 0.1, (n, DIM))
+    return X[rng.choice(len(X), n, replace=False)] + rng.normal(0, 0.04, (n, DIM))
 
 
 @pytest.mark.parametrize("per_person", [True, False])
