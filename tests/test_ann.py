@@ -64,6 +64,32 @@ def match_json(db: Path, *args: str) -> dict:
     return json.loads(result.stdout)
 
 
+def same_ranking(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> bool:
+    """The same rows in the same order, at the same distances but for float rounding (a
+    distance computed over a few candidate rows may differ from one computed over all rows
+    in its last bits: BLAS sums in another order)."""
+    rows_a, d_a = zip(*a, strict=True) if a else ((), ())
+    rows_b, d_b = zip(*b, strict=True) if b else ((), ())
+    return rows_a == rows_b and np.allclose(d_a, d_b, rtol=0, atol=1e-5)
+
+
+def same_report(a: dict, b: dict) -> bool:
+    """Two match --json reports alike but for float rounding in the distances."""
+
+    def ranking(r: dict) -> list[tuple]:
+        return [(m["face_id"], m["name"], m["rank"], m["same_person"]) for m in r["matches"]]
+
+    def floats(r: dict) -> list[float]:
+        return [m[k] for m in r["matches"] for k in ("distance", "calibrated", "similarity")]
+
+    rest = {k: v for k, v in a.items() if k != "matches"}
+    return (
+        rest == {k: v for k, v in b.items() if k != "matches"}
+        and ranking(a) == ranking(b)
+        and np.allclose(floats(a), floats(b), rtol=0, atol=0.11)  # similarity: 1 decimal
+    )
+
+
 def queries(db: Path, n: int = 30) -> np.ndarray:
     """Faces near indexed ones (another photo of the same person, as a query would be)."""
     with Index.open(db) as idx:
@@ -80,7 +106,7 @@ def test_ann_ranks_the_same_people_at_the_same_distances_as_exact(db, per_person
         assert graph is not None and api.searcher(idx, gallery, "auto") is None
         for q in queries(db):
             exact = api.rank(gallery, q, 10, per_person)
-            assert api.rank(gallery, q, 10, per_person, graph=graph) == exact
+            assert same_ranking(api.rank(gallery, q, 10, per_person, graph=graph), exact)
 
 
 def test_ann_leaves_out_an_excluded_person_and_finds_enough_people(db):
@@ -92,14 +118,14 @@ def test_ann_leaves_out_an_excluded_person_and_finds_enough_people(db):
         exact = api.rank(gallery, q, 100, exclude=nearest)
         found = {gallery.names[gallery.person[r]] for r, _ in exact}
         assert len(exact) == 100 and nearest not in found
-        assert api.rank(gallery, q, 100, exclude=nearest, graph=graph) == exact
+        assert same_ranking(api.rank(gallery, q, 100, exclude=nearest, graph=graph), exact)
 
 
 def test_match_ann_and_exact_give_the_same_json(db):
     exact = match_json(db, "person0007", "--exact", "--top", "10")
     approximate = match_json(db, "person0007", "--ann", "--top", "10")
     assert_match_report(approximate, "index")
-    assert approximate == exact and len(exact["matches"]) == 10
+    assert same_report(approximate, exact) and len(exact["matches"]) == 10
 
 
 def test_small_index_searches_exactly_and_builds_no_sidecar(db):
@@ -122,7 +148,7 @@ def test_sidecar_follows_adds_renames_and_removals(db):
     after = match_json(db, "person0001", "--ann", "--top", str(PEOPLE + 3))
     names = {m["name"] for m in after["matches"]}
     assert "person0151" not in names and "someone_else" in names
-    assert after == match_json(db, "person0001", "--exact", "--top", str(PEOPLE + 3))
+    assert same_report(after, match_json(db, "person0001", "--exact", "--top", str(PEOPLE + 3)))
     assert sidecars(db) == [f"people.db.g{generation}.ann", f"people.db.g{generation}.ann.npy"]
 
 
@@ -154,7 +180,7 @@ def test_a_broken_sidecar_is_rebuilt_without_a_traceback(db, damage):
     else:
         np.save(keys, np.zeros(3, np.int64))
     result = match_json(db, "person0001", "--ann")
-    assert result == match_json(db, "person0001", "--exact")
+    assert same_report(result, match_json(db, "person0001", "--exact"))
     assert ann._load(graph, keys, Index.open(db).gallery()) is not None  # rebuilt, sound
 
 
@@ -167,7 +193,9 @@ def test_a_stale_sidecar_under_the_current_name_is_not_used(db):
     match_json(db, "person0001", "--ann")
     for theirs, ours in zip(sidecars(other), sidecars(db), strict=True):
         (db.parent / ours).write_bytes((db.parent / theirs).read_bytes())
-    assert match_json(db, "person0001", "--ann") == match_json(db, "person0001", "--exact")
+    assert same_report(
+        match_json(db, "person0001", "--ann"), match_json(db, "person0001", "--exact")
+    )
 
 
 def test_info_says_whether_the_ann_index_is_used_and_built(db):
@@ -183,7 +211,7 @@ def test_builtin_gallery_answers_the_same_through_a_graph_in_memory(tmp_path):
     exact = CliRunner().invoke(main, [*args, "--exact"])
     approximate = CliRunner().invoke(main, [*args, "--ann"])
     assert exact.exit_code == approximate.exit_code == 0, approximate.output
-    assert json.loads(approximate.stdout) == json.loads(exact.stdout)
+    assert same_report(json.loads(approximate.stdout), json.loads(exact.stdout))
 
 
 def test_an_unknown_search_mode_is_one_clear_error():

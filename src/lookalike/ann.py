@@ -147,7 +147,7 @@ def build(gallery: Gallery) -> object:
         expansion_search=EXPANSION_SEARCH,
     )
     for part in _slices(len(gallery.X)):
-        graph.add(gallery.face_ids[part], np.asarray(gallery.X[part], np.float32))
+        graph.add(gallery.face_ids[part], np.asarray(gallery.X[part], np.float32), threads=1)
     return graph
 
 
