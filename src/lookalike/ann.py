@@ -27,8 +27,8 @@ import numpy as np
 from . import search
 from .index import DIM, Gallery
 
-#: ``match`` searches the graph from this many faces on (exact search of 1M faces takes
-#: ~50 ms here and grows with the gallery: docs/ann.md); ``--ann``/``--exact`` override it.
+#: ``match`` searches the graph from this many faces on (at 1M, exact search took 319 ms a
+#: query in bench-ann's run, the graph 33 ms: docs/ann.md); ``--ann``/``--exact`` override.
 THRESHOLD = 1_000_000
 MODES = ("auto", "exact", "ann")
 #: HNSW parameters: edges a node (M), candidates kept while building and while searching.

@@ -455,7 +455,7 @@ class Index:
         must check (no pickle), and anything else rebuilds it, atomically.  Where the folder
         is read-only the gallery read from SQLite is used as it is.
         """
-        generation = self._generation()
+        generation = self.generation()
         if generation is not None:
             cached = _load_sidecar(self.path, generation)
             if cached is not None:
@@ -469,10 +469,6 @@ class Index:
 
     def generation(self) -> int | None:
         """How many changes the faces have seen (None: an index older than the counter)."""
-        return self._generation()
-
-    def _generation(self) -> int | None:
-        """How many changes the faces have seen (None: an index older than the counter)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else None
 
@@ -482,7 +478,7 @@ class Index:
         if snapshot:
             self.db.execute("BEGIN")
         try:
-            generation = self._generation()
+            generation = self.generation()
             n = self.db.execute("SELECT count(*) FROM faces").fetchone()[0]
             X, ids, person = np.empty((n, DIM), "<f4"), np.empty(n, np.int64), np.empty(n, np.int32)
             names: dict[str, int] = {}
