@@ -145,7 +145,7 @@ def synthetic_size(args, n: int, photo: Path) -> dict:
         log(f"{n:,}: writing the synthetic index (once)")
         tmp = db.with_name("building-" + db.name)
         _, out["sqlite_build_s"] = timed(
-            synthetic.build, str(tmp), n, Settings(**QUALITY["default"])
+            synthetic.build, str(tmp), n, Settings(**QUALITY["default"]), 0, False
         )
         for side in tmp.parent.glob(tmp.name + "*"):
             side.rename(side.with_name(side.name.replace(tmp.name, db.name)))

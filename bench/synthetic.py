@@ -28,6 +28,7 @@ from importlib.resources import files
 
 import numpy as np
 
+from lookalike import ann
 from lookalike.faces import QUALITY, Settings, dlib_info
 from lookalike.index import DIM, Index, PhotoRecord, pack
 
@@ -110,8 +111,10 @@ def vectors(n_faces: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([x for x, _ in parts]), np.concatenate([p for _, p in parts])
 
 
-def build(path: str, n_faces: int, settings: Settings, seed: int = 0) -> None:
-    """Write the synthetic index: a photo per credited face, named after its person."""
+def build(path: str, n_faces: int, settings: Settings, seed: int = 0, graph: bool = True) -> None:
+    """Write the synthetic index: a photo per credited face, named after its person; with
+    ``graph``, and from :data:`ann.THRESHOLD` faces on, the ANN graph too, as `lookalike
+    index` makes it (bench/ann.py times that build on its own)."""
     with Index.open(path, create=True) as idx, idx.writer():
         idx.set_settings(settings, dlib_info())
         photo = 0
@@ -125,7 +128,9 @@ def build(path: str, n_faces: int, settings: Settings, seed: int = 0) -> None:
                 "UPDATE faces SET credited = 1 WHERE id IN "
                 "(SELECT min(id) FROM faces GROUP BY photo_id)"
             )
-        idx.gallery()  # writes the search sidecar, as `lookalike index` does
+        gallery = idx.gallery()  # writes the search sidecar, as `lookalike index` does
+        if graph and ann.wanted("auto", len(gallery.X)):
+            ann.refresh(idx.path, gallery)
 
 
 def _name(person: int) -> str:
