@@ -128,6 +128,18 @@ def test_match_ann_and_exact_give_the_same_json(db):
     assert same_report(approximate, exact) and len(exact["matches"]) == 10
 
 
+def test_match_says_when_it_builds_or_updates_the_graph(db):
+    def stderr(*args: str) -> str:
+        result = CliRunner().invoke(main, ["match", *args, "--index", str(db), "--ann"])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    assert "building the approximate index of 900 faces" in stderr("person0001")
+    assert "approximate index" not in stderr("person0002")  # current: nothing to say
+    write_people(db, range(PEOPLE, PEOPLE + 1), seed=3)
+    assert "bringing the approximate index of 906 faces up to date" in stderr("person0001")
+
+
 def test_small_index_searches_exactly_and_builds_no_sidecar(db):
     match_json(db, "person0007")
     assert sidecars(db) == []

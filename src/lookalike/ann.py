@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,20 +106,24 @@ class Ann:
         return rows, search.distances(self.gallery.X[rows], q, sq=sq)
 
 
-def open_graph(index_path: Path | None, gallery: Gallery) -> Ann:
+Notify = Callable[[str], None]
+
+
+def open_graph(index_path: Path | None, gallery: Gallery, notify: Notify | None = None) -> Ann:
     """The graph of ``gallery``: the sidecar of its generation, brought up to date first
     when it is missing or stale; built in memory where there is no sidecar to keep (the
-    built-in gallery, a read-only folder)."""
+    built-in gallery, a read-only folder).  ``notify`` hears of a build or an update
+    before it starts (a build of millions of faces takes a while)."""
     if index_path is None or gallery.generation is None:
-        return Ann(build(gallery), gallery)
+        return Ann(_announced_build(gallery, notify), gallery)
     try:
-        graph = refresh(index_path, gallery)
+        graph = refresh(index_path, gallery, notify)
     except OSError:
-        return Ann(build(gallery), gallery)
+        return Ann(_announced_build(gallery, notify), gallery)
     return Ann(graph, gallery)
 
 
-def refresh(index_path: Path, gallery: Gallery) -> object:
+def refresh(index_path: Path, gallery: Gallery, notify: Notify | None = None) -> object:
     """The current generation's graph, memory-mapped; made first if needed (from an older
     generation's when it can be updated, else built) and older generations removed."""
     graph_path, keys_path = paths(index_path, gallery.generation)
@@ -126,8 +131,10 @@ def refresh(index_path: Path, gallery: Gallery) -> object:
     if graph is not None:
         return graph
     older = _older(index_path, gallery.generation)
+    if older is not None and notify:
+        notify(f"bringing the approximate index of {len(gallery.X):,} faces up to date")
     if older is None or not _update(older, gallery, graph_path, keys_path):
-        _save(build(gallery), gallery, graph_path, keys_path)
+        _save(_announced_build(gallery, notify), gallery, graph_path, keys_path)
     _remove_older(index_path, gallery.generation)
     graph = _load(graph_path, keys_path, gallery)
     if graph is None:
@@ -155,6 +162,12 @@ def build(gallery: Gallery) -> object:
 def _slices(n: int, step: int = 1_000_000) -> list[slice]:
     """Slices of a memory-mapped matrix small enough to convert one at a time."""
     return [slice(start, start + step) for start in range(0, n, step)]
+
+
+def _announced_build(gallery: Gallery, notify: Notify | None) -> object:
+    if notify:
+        notify(f"building the approximate index of {len(gallery.X):,} faces (once: docs/ann.md)")
+    return build(gallery)
 
 
 def _load(graph_path: Path, keys_path: Path, gallery: Gallery) -> object | None:

@@ -292,12 +292,18 @@ def rank(
     return [(int(r), float(d[r])) for r in rows if np.isfinite(d[r])]
 
 
-def searcher(idx: Index | BuiltinGallery, gallery: Gallery, mode: str = "auto") -> ann.Ann | None:
+def searcher(
+    idx: Index | BuiltinGallery,
+    gallery: Gallery,
+    mode: str = "auto",
+    notify: ann.Notify | None = None,
+) -> ann.Ann | None:
     """The ANN graph to search ``gallery`` through, or None for exact search: ``mode``
-    "exact", "ann", or "auto" (the graph from :data:`ann.THRESHOLD` faces on)."""
+    "exact", "ann", or "auto" (the graph from :data:`ann.THRESHOLD` faces on); ``notify``
+    hears of the graph being built or updated first."""
     if not ann.wanted(mode, len(gallery.X)):
         return None
-    return ann.open_graph(idx.path, gallery)
+    return ann.open_graph(idx.path, gallery, notify)
 
 
 def _code(gallery: Gallery, name: str | None) -> int | None:
@@ -354,15 +360,16 @@ def match_query(
     per_person: bool = True,
     tolerance: float | None = None,
     search_mode: str = "auto",
+    notify: ann.Notify | None = None,
 ) -> list[Match]:
     """The ``top`` people (or faces) nearest to each face of ``q``, ranked by L2, searched
-    exactly or through the ANN graph (``search_mode``: :func:`searcher`).  Only the
+    exactly or through the ANN graph (``search_mode``, ``notify``: :func:`searcher`).  Only the
     nearest person can be the same person: :func:`verdict.same_person` decides, an open-set
     rule that holds where the query's person may not be in the index at all; a
     ``tolerance`` given instead calls them so within it."""
     with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
         gallery = idx.gallery()
-        graph = searcher(idx, gallery, search_mode)
+        graph = searcher(idx, gallery, search_mode, notify)
         hits = [rank(gallery, e, top, per_person, q.exclude, graph) for e in q.embeddings]
         info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
     cohort = cohort_for(idx.settings())

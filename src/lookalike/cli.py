@@ -398,7 +398,7 @@ def match_cmd(
             )
         if q.exclude:
             click.echo(f"matching {q.label}'s mean face; their own photos are left out", err=True)
-        matches = api.match_query(idx, q, top, not per_face, tolerance, search_mode or "auto")
+        matches = api.match_query(idx, q, top, not per_face, tolerance, search_mode or "auto", _say)
         if as_json:
             click.echo(json.dumps(api.match_report(idx, q, matches, tolerance), indent=2))
         else:
@@ -407,6 +407,10 @@ def match_cmd(
             if isinstance(idx, BuiltinGallery) and idx.lfw is None:
                 click.echo(LFW_HINT, err=True)
             _picture(montage.match_montage(idx, q, matches), save, open_picture, "matches")
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _say_how_found(photo: str, found_by: str | None) -> None:
