@@ -143,7 +143,9 @@ def refresh(index_path: Path, gallery: Gallery, notify: Notify | None = None) ->
 
 
 def build(gallery: Gallery) -> object:
-    """A new graph of every face in ``gallery`` (keys: face ids)."""
+    """A new graph of every face in ``gallery`` (keys: face ids), added on one thread:
+    usearch 2.26's concurrent inserts left 1 to 3 of LFW's 5,749 faces that no search
+    reaches (docs/ann.md); the update's adds (:func:`_update`) are one-threaded too."""
     from usearch.index import Index  # imported here: exact searches never need it
 
     graph = Index(
@@ -228,7 +230,7 @@ def _update(older: tuple[Path, Path], gallery: Gallery, graph_path: Path, keys_p
         graph.remove(removed)
     if len(added):
         rows = np.searchsorted(gallery.face_ids, added)
-        graph.add(added, np.asarray(gallery.X[rows], np.float32))
+        graph.add(added, np.asarray(gallery.X[rows], np.float32), threads=1)
     _save(graph, gallery, graph_path, keys_path)
     return True
 
