@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-onnx bench-lfw bench-harder bench-openset bench-cluster bench-dask gallery clean
+.PHONY: install install-fast test lint match bench bench-onnx bench-ann bench-lfw bench-harder bench-openset bench-cluster bench-dask gallery clean
 
 install: $(STAMP)
 
@@ -84,6 +84,16 @@ bench: install
 # the largest worker's memory (<= dlib's + 100 MiB); ONNX_ARGS="--onnx-photos 100 --rounds 1"
 bench-onnx: install
 	$(BIN)/python bench/run.py --data "$(DATA)" --only onnx $(ONNX_ARGS)
+
+# match on the approximate nearest-neighbour index (docs/ann.md): synthetic indexes of 1M and
+# 10M faces clustered like LFW's people, built once into ANN_CACHE (10M: ~10 GB of SQLite, the
+# graph ~4 GB; hours on 2 busy cores), and LFW's identification split, exact vs ANN;
+# ANN_ARGS="--sizes 1000000", "--libraries" (usearch vs faiss IVF-PQ, faiss installed first)
+ANN_CACHE ?= $(HOME)/.cache/lookalike/bench-ann
+ANN_PHOTO ?= $(DATA)/examples/obama-1080p.jpg
+bench-ann: install
+	$(if $(findstring --libraries,$(ANN_ARGS)),$(BIN)/python -m pip install --quiet -e '.[ann-bench]')
+	$(BIN)/python bench/ann.py --cache "$(ANN_CACHE)" --photo "$(ANN_PHOTO)" $(ANN_ARGS)
 
 # index --cluster (2 dask workers) against --jobs 2 on the first 300 LFW photos (docs/cluster.md);
 # DASK_ARGS="--photos 1000 --rounds 5"

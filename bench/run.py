@@ -364,7 +364,10 @@ class Bench:
         (known / Path(KNOWN).name).symlink_to(self.data / KNOWN)
         lfw, synthetic = self.lfw_db, self.synthetic_db
         if not synthetic.exists():
-            log(f"match: building a synthetic index of {self.args.synthetic:,} faces (once)")
+            log(
+                f"match: building a synthetic index of {self.args.synthetic:,} faces (once; "
+                "from 1M faces on with the graph match searches: minutes, docs/ann.md)"
+            )
             tmp = synthetic.with_name("building-" + synthetic.name)
             for old in self.cache.glob(tmp.name + "*"):
                 old.unlink()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from . import config, encoder, search, verdict
+from . import ann, config, encoder, search, verdict
 from . import faces as facelib
 from .cohort import Cohort
 from .distributor import DaskCluster, Distributor, LocalPool
@@ -279,13 +279,40 @@ def rank(
     top: int = 5,
     per_person: bool = True,
     exclude: str | None = None,
+    graph: ann.Ann | None = None,
 ) -> list[tuple[int, float]]:
-    """``(row, L2 distance)`` of the nearest faces (one per person when ``per_person``)."""
+    """``(row, L2 distance)`` of the nearest faces (one per person when ``per_person``):
+    exact, or through ``graph`` (:mod:`lookalike.ann`) when given."""
+    code = _code(gallery, exclude)
+    if graph is not None:
+        return graph.rank(q, top, per_person, code)
     d = search.distances(gallery.X, q, sq=gallery.sq)
-    if exclude is not None and exclude in gallery.names:
-        d[gallery.person == gallery.names.index(exclude)] = np.inf
+    if code is not None:
+        d[gallery.person == code] = np.inf
     rows = search.top_k_per_person(d, gallery.person, top) if per_person else search.top_k(d, top)
     return [(int(r), float(d[r])) for r in rows if np.isfinite(d[r])]
+
+
+def searcher(
+    idx: Index | BuiltinGallery,
+    gallery: Gallery,
+    mode: str = "auto",
+    notify: ann.Notify | None = None,
+) -> ann.Ann | None:
+    """The ANN graph to search ``gallery`` through, or None for exact search: ``mode``
+    "exact", "ann", or "auto" (the graph from :data:`ann.THRESHOLD` faces on); ``notify``
+    hears of the graph being built or updated first."""
+    if not ann.wanted(mode, len(gallery.X)):
+        return None
+    return ann.open_graph(idx.path, gallery, notify)
+
+
+def _code(gallery: Gallery, name: str | None) -> int | None:
+    """``name``'s person code in ``gallery``, if they are in it (None asks no question of
+    a list of millions of names)."""
+    if name is None or name not in gallery.names:
+        return None
+    return gallery.names.index(name)
 
 
 def open_index(
@@ -317,12 +344,14 @@ def match(
     all_faces: bool = False,
     settings: dict | None = None,
     gallery: str | None = None,
+    search_mode: str = "auto",
 ) -> list[Match]:
     """The indexed faces nearest to the query photo (or indexed person's name); see
-    :func:`open_index` for when the built-in LFW gallery answers."""
+    :func:`open_index` for when the built-in LFW gallery answers, :func:`searcher` for
+    ``search_mode``."""
     with open_index(index_path, gallery, settings) as idx:
         q = make_query(idx, query, index_settings(idx, settings), all_faces)
-        return match_query(idx, q, top, per_person, tolerance)
+        return match_query(idx, q, top, per_person, tolerance, search_mode)
 
 
 def match_query(
@@ -331,22 +360,26 @@ def match_query(
     top: int = 5,
     per_person: bool = True,
     tolerance: float | None = None,
+    search_mode: str = "auto",
+    notify: ann.Notify | None = None,
 ) -> list[Match]:
-    """The ``top`` people (or faces) nearest to each face of ``q``, ranked by L2.  Only the
+    """The ``top`` people (or faces) nearest to each face of ``q``, ranked by L2, searched
+    exactly or through the ANN graph (``search_mode``, ``notify``: :func:`searcher`).  Only the
     nearest person can be the same person: :func:`verdict.same_person` decides, an open-set
     rule that holds where the query's person may not be in the index at all; a
     ``tolerance`` given instead calls them so within it."""
     with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
         gallery = idx.gallery()
-        hits = [rank(gallery, e, top, per_person, q.exclude) for e in q.embeddings]
+        graph = searcher(idx, gallery, search_mode, notify)
+        hits = [rank(gallery, e, top, per_person, q.exclude, graph) for e in q.embeddings]
         info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
     cohort = cohort_for(idx.settings())
-    people = len(gallery.names) - (q.exclude in gallery.names)
+    people = len(gallery.names) - (_code(gallery, q.exclude) is not None)
     out: list[Match] = []
     for n, (e, found) in enumerate(zip(q.embeddings, hits, strict=True), start=1):
         v = _verdict_distances(cohort, e, gallery, found)
         # the nearest person: the first row ranked, or with --faces the nearest credited face
-        first = found[:1] if per_person else rank(gallery, e, 1, True, q.exclude)
+        first = found[:1] if per_person else rank(gallery, e, 1, True, q.exclude, graph)
         near = v[:1] if per_person else _verdict_distances(cohort, e, gallery, first)
         same = bool(near) and (
             verdict.same_person(near[0], people, calibrated=cohort is not None)
@@ -504,19 +537,21 @@ def distance(
 
 def info(index_path: str | os.PathLike | None = None) -> dict:
     """Where the index is, what made it, and how much it holds; where the LFW photos are
-    (``lfw``: None when not known)."""
+    (``lfw``: None when not known); whether ``match`` searches an ANN graph (``ann``)."""
     lfw = config.find_lfw()
     with Index.open(index_path) as idx:
         meta = idx.meta()
         settings = idx.settings()
+        counts = idx.counts()
         return {
             "index": str(idx.path),
             "format_version": int(meta.get("format_version", 0)),
             "settings": settings.as_dict() if settings else None,
             "dlib_at_index": _json_or_none(meta.get("dlib")),
             "dlib_running": running(),
-            **idx.counts(),
+            **counts,
             "lfw": str(lfw) if lfw else None,
+            "ann": ann.describe(idx.path, idx.generation(), counts["faces"]),
         }
 
 

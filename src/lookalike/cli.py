@@ -334,6 +334,19 @@ def _report_totals(c: dict[str, int]) -> None:
 )
 @click.option("--all-faces", is_flag=True, help="Match every face in the query photo.")
 @click.option(
+    "--exact",
+    "search_mode",
+    flag_value="exact",
+    help="Search every face exactly, however many there are.",
+)
+@click.option(
+    "--ann",
+    "search_mode",
+    flag_value="ann",
+    help="Search the approximate nearest-neighbour index, however few faces there are "
+    "[default: from 1,000,000 faces on; docs/ann.md].",
+)
+@click.option(
     "--tolerance",
     type=float,
     help="Call the nearest person the same person within this L2 distance (calibrated "
@@ -353,6 +366,7 @@ def match_cmd(
     top,
     per_face,
     all_faces,
+    search_mode,
     tolerance,
     model,
     upsample,
@@ -392,7 +406,7 @@ def match_cmd(
             )
         if q.exclude:
             click.echo(f"matching {q.label}'s mean face; their own photos are left out", err=True)
-        matches = api.match_query(idx, q, top, not per_face, tolerance)
+        matches = api.match_query(idx, q, top, not per_face, tolerance, search_mode or "auto", _say)
         if as_json:
             click.echo(json.dumps(api.match_report(idx, q, matches, tolerance), indent=2))
         else:
@@ -401,6 +415,10 @@ def match_cmd(
             if isinstance(idx, BuiltinGallery) and idx.lfw is None:
                 click.echo(LFW_HINT, err=True)
             _picture(montage.match_montage(idx, q, matches), save, open_picture, "matches")
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def _say_how_found(photo: str, found_by: str | None) -> None:
@@ -576,10 +594,19 @@ def info_cmd(index_path, as_json, verbose):
         f"dlib:      {_dlib_line(data['dlib_running'])} running; "
         f"index made with {_dlib_line(data['dlib_at_index'])}",
         f"lfw:       {_lfw_line(data['lfw'])}",
+        f"ann:       {_ann_line(data['ann'])}",
     ]
     click.echo("\n".join(lines))
     for p in data.get("problems", []):
         click.echo(f"  {p['status']}: {p['photo']}" + (f": {p['error']}" if p["error"] else ""))
+
+
+def _ann_line(ann: dict) -> str:
+    """Whether match searches the approximate index, and whether it is built."""
+    built = f"built ({ann['bytes'] / 2**20:,.0f} MiB)" if ann["path"] else "not built yet"
+    if ann["used"]:
+        return f"used by match (from {ann['threshold']:,} faces on); {built}"
+    return f"not used below {ann['threshold']:,} faces (match --ann forces it); {built}"
 
 
 def _lfw_line(lfw: str | None) -> str:

@@ -137,7 +137,9 @@ class Gallery:
 
     ``X`` is ``float32[n, 128]``; ``face_ids`` the faces' row ids; ``person`` an int code per
     face (``-1`` for an uncredited bystander) into ``names``; ``sq`` the squared norms of
-    ``X``'s rows when known (they save a pass over ``X`` per query).
+    ``X``'s rows when known (they save a pass over ``X`` per query); ``generation`` the
+    index's generation the arrays are (None: not from an index file), which keys the ANN
+    sidecar (:mod:`lookalike.ann`).
     """
 
     X: np.ndarray
@@ -145,6 +147,7 @@ class Gallery:
     person: np.ndarray
     names: list[str]
     sq: np.ndarray | None = None
+    generation: int | None = None
 
 
 def default_path() -> Path:
@@ -452,18 +455,19 @@ class Index:
         must check (no pickle), and anything else rebuilds it, atomically.  Where the folder
         is read-only the gallery read from SQLite is used as it is.
         """
-        generation = self._generation()
+        generation = self.generation()
         if generation is not None:
             cached = _load_sidecar(self.path, generation)
             if cached is not None:
                 return cached
         gallery, generation = self._read_gallery()
+        gallery.generation = generation
         if generation is not None:
             with suppress(OSError):  # a read-only folder: use the gallery as read
                 _save_sidecar(self.path, generation, gallery)
         return gallery
 
-    def _generation(self) -> int | None:
+    def generation(self) -> int | None:
         """How many changes the faces have seen (None: an index older than the counter)."""
         row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else None
@@ -474,7 +478,7 @@ class Index:
         if snapshot:
             self.db.execute("BEGIN")
         try:
-            generation = self._generation()
+            generation = self.generation()
             n = self.db.execute("SELECT count(*) FROM faces").fetchone()[0]
             X, ids, person = np.empty((n, DIM), "<f4"), np.empty(n, np.int64), np.empty(n, np.int32)
             names: dict[str, int] = {}
@@ -643,6 +647,7 @@ def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
         person=arrays["person"],
         names=names.tolist(),
         sq=arrays["sq"],
+        generation=generation,
     )
 
 

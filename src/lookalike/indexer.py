@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import ann
 from . import faces as facelib
 from .faces import Face, Settings
 from .images import DEFAULT_MAX_PIXELS, ImageError, is_image, load_photo
@@ -181,7 +182,10 @@ def _update(
     touched |= index.remove(gone)
     summary.removed += len(gone)
     _credit(index, touched)
-    index.gallery()  # brings the search sidecar up to date now, not at the next match
+    gallery = index.gallery()  # brings the search sidecar up to date now, not at the next match
+    if ann.wanted("auto", len(gallery.X)):  # and the ANN graph that match will search
+        with suppress(OSError):  # a read-only folder: match builds it in memory
+            ann.refresh(index.path, gallery)
 
 
 def _check_settings(index: Index, settings: Settings) -> None:

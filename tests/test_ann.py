@@ -1,0 +1,231 @@
+"""The approximate nearest-neighbour index (lookalike.ann): the same people as exact
+search, a sidecar that follows every change to the index, and broken sidecars rebuilt.
+
+Small synthetic indexes written through the store (no models, no photos): people are
+clusters of faces, as real people are.  No timings here: `make bench-ann` measures them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from test_json import assert_match_report
+
+from lookalike import ann, api
+from lookalike.cli import main
+from lookalike.faces import Settings, dlib_info
+from lookalike.index import DIM, Index, PhotoRecord, pack
+
+PEOPLE, PHOTOS = 150, 4
+
+
+def write_people(path: Path, people: range, seed: int = 0) -> None:
+    """``PHOTOS`` photos for each person in ``people``: one credited face clustered around
+    the person's centre, and a bystander in every other photo."""
+    rng = np.random.default_rng(seed)
+    with Index.open(path, create=True) as idx, idx.writer():
+        if idx.settings() is None:
+            idx.set_settings(Settings(), dlib_info())
+        items = []
+        for p in people:
+            centre = rng.normal(0, 0.1, DIM)
+            for k in range(PHOTOS):
+                faces = [(10, 90, 90, 10, pack(centre + rng.normal(0, 0.04, DIM)), None)]
+                if k % 2:
+                    faces.append((10, 290, 90, 210, pack(rng.normal(0, 0.1, DIM)), None))
+                items.append((record(f"person{p:04d}", k), faces))
+        idx.write(items)
+        names = {f"person{p:04d}" for p in people}
+        idx.set_credited_many({n: [f for f, _, _, _ in idx.faces_of_person(n)][::2] for n in names})
+
+
+def record(name: str, k: int) -> PhotoRecord:
+    return PhotoRecord(f"/synthetic/{name}/{k}.jpg", name, 1, 1, f"{name}{k}", "ok", None, 99, 99)
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    path = tmp_path / "people.db"
+    write_people(path, range(PEOPLE))
+    return path
+
+
+def sidecars(db: Path) -> list[str]:
+    return sorted(p.name for p in db.parent.glob(db.name + ".g*.ann*"))
+
+
+def match_json(db: Path, *args: str) -> dict:
+    result = CliRunner().invoke(main, ["match", *args, "--index", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def same_ranking(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> bool:
+    """The same rows in the same order, at the same distances but for float rounding (a
+    distance computed over a few candidate rows may differ from one computed over all rows
+    in its last bits: BLAS sums in another order)."""
+    rows_a, d_a = zip(*a, strict=True) if a else ((), ())
+    rows_b, d_b = zip(*b, strict=True) if b else ((), ())
+    return rows_a == rows_b and np.allclose(d_a, d_b, rtol=0, atol=1e-5)
+
+
+def same_report(a: dict, b: dict) -> bool:
+    """Two match --json reports alike but for float rounding in the distances."""
+
+    def ranking(r: dict) -> list[tuple]:
+        return [(m["face_id"], m["name"], m["rank"], m["same_person"]) for m in r["matches"]]
+
+    def floats(r: dict) -> list[float]:
+        return [m[k] for m in r["matches"] for k in ("distance", "calibrated", "similarity")]
+
+    rest = {k: v for k, v in a.items() if k != "matches"}
+    return (
+        rest == {k: v for k, v in b.items() if k != "matches"}
+        and ranking(a) == ranking(b)
+        and np.allclose(floats(a), floats(b), rtol=0, atol=0.11)  # similarity: 1 decimal
+    )
+
+
+def queries(db: Path, n: int = 30) -> np.ndarray:
+    """Faces near indexed ones (another photo of the same person, as a query would be)."""
+    with Index.open(db) as idx:
+        X = np.asarray(idx.gallery().X)
+    rng = np.random.default_rng(1)
+    return X[rng.choice(len(X), n, replace=False)] + rng.normal(0, 0.04, (n, DIM))
+
+
+@pytest.mark.parametrize("per_person", [True, False])
+def test_ann_ranks_the_same_people_at_the_same_distances_as_exact(db, per_person):
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        graph = api.searcher(idx, gallery, "ann")
+        assert graph is not None and api.searcher(idx, gallery, "auto") is None
+        for q in queries(db):
+            exact = api.rank(gallery, q, 10, per_person)
+            assert same_ranking(api.rank(gallery, q, 10, per_person, graph=graph), exact)
+
+
+def test_ann_leaves_out_an_excluded_person_and_finds_enough_people(db):
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        graph = api.searcher(idx, gallery, "ann")
+        q = queries(db, 1)[0]
+        nearest = gallery.names[gallery.person[api.rank(gallery, q, 1)[0][0]]]
+        exact = api.rank(gallery, q, 100, exclude=nearest)
+        found = {gallery.names[gallery.person[r]] for r, _ in exact}
+        assert len(exact) == 100 and nearest not in found
+        assert same_ranking(api.rank(gallery, q, 100, exclude=nearest, graph=graph), exact)
+
+
+def test_match_ann_and_exact_give_the_same_json(db):
+    exact = match_json(db, "person0007", "--exact", "--top", "10")
+    approximate = match_json(db, "person0007", "--ann", "--top", "10")
+    assert_match_report(approximate, "index")
+    assert same_report(approximate, exact) and len(exact["matches"]) == 10
+
+
+def test_match_says_when_it_builds_or_updates_the_graph(db):
+    def stderr(*args: str) -> str:
+        result = CliRunner().invoke(main, ["match", *args, "--index", str(db), "--ann"])
+        assert result.exit_code == 0, result.output
+        return result.stderr
+
+    assert "building the approximate index of 900 faces" in stderr("person0001")
+    assert "approximate index" not in stderr("person0002")  # current: nothing to say
+    write_people(db, range(PEOPLE, PEOPLE + 1), seed=3)
+    assert "bringing the approximate index of 906 faces up to date" in stderr("person0001")
+
+
+def test_small_index_searches_exactly_and_builds_no_sidecar(db):
+    match_json(db, "person0007")
+    assert sidecars(db) == []
+
+
+def test_sidecar_follows_adds_renames_and_removals(db):
+    match_json(db, "person0001", "--ann")
+    first = sidecars(db)
+    assert len(first) == 2  # the graph and its keys, of the current generation
+    write_people(db, range(PEOPLE, PEOPLE + 3), seed=7)  # new people: an update
+    newcomer = match_json(db, "person0001", "--ann", "--top", str(PEOPLE + 3))
+    assert "person0151" in {m["name"] for m in newcomer["matches"]}
+    assert sidecars(db) != first and len(sidecars(db)) == 2  # older generation gone
+    with Index.open(db) as idx, idx.writer():
+        idx.remove([f"/synthetic/person0151/{k}.jpg" for k in range(PHOTOS)])
+        idx.rename({"/synthetic/person0002/0.jpg": "someone_else"})
+        generation = idx.generation()
+    after = match_json(db, "person0001", "--ann", "--top", str(PEOPLE + 3))
+    names = {m["name"] for m in after["matches"]}
+    assert "person0151" not in names and "someone_else" in names
+    assert same_report(after, match_json(db, "person0001", "--exact", "--top", str(PEOPLE + 3)))
+    assert sidecars(db) == [f"people.db.g{generation}.ann", f"people.db.g{generation}.ann.npy"]
+
+
+def test_faces_changed_under_a_reused_id_are_searched_with_their_new_vectors(db):
+    """SQLite gives a new row the id of the deleted last one: the update must notice."""
+    match_json(db, "person0001", "--ann")
+    with Index.open(db) as idx, idx.writer():
+        last = idx.db.execute("SELECT max(id) FROM faces").fetchone()[0]
+        idx.db.execute("DELETE FROM faces WHERE id = ?", (last,))
+        idx.db.execute(
+            "INSERT INTO faces(id, photo_id, top, right, bottom, left, embedding, credited) "
+            "SELECT ?, photo_id, 10, 90, 90, 10, ?, 1 FROM faces WHERE id = 1",
+            (last, pack(np.full(DIM, 5.0))),
+        )
+        idx.db.commit()
+        gallery = idx.gallery()
+        graph = api.searcher(idx, gallery, "ann")
+        assert api.rank(gallery, np.full(DIM, 5.0), 1, False, graph=graph)[0][1] == 0.0
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "keys"])
+def test_a_broken_sidecar_is_rebuilt_without_a_traceback(db, damage):
+    match_json(db, "person0001", "--ann")
+    graph, keys = (db.parent / name for name in sidecars(db))
+    if damage == "garbage":
+        graph.write_bytes(b"not a graph" * 100)
+    elif damage == "truncated":
+        graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+    else:
+        np.save(keys, np.zeros(3, np.int64))
+    result = match_json(db, "person0001", "--ann")
+    assert same_report(result, match_json(db, "person0001", "--exact"))
+    assert ann._load(graph, keys, Index.open(db).gallery()) is not None  # rebuilt, sound
+
+
+def test_a_stale_sidecar_under_the_current_name_is_not_used(db):
+    """A graph of other faces named as the current generation (copied by hand, say) holds
+    another count of faces: it is rebuilt, not searched."""
+    other = db.parent / "other.db"
+    write_people(other, range(5))
+    match_json(other, "person0001", "--ann")
+    match_json(db, "person0001", "--ann")
+    for theirs, ours in zip(sidecars(other), sidecars(db), strict=True):
+        (db.parent / ours).write_bytes((db.parent / theirs).read_bytes())
+    assert same_report(
+        match_json(db, "person0001", "--ann"), match_json(db, "person0001", "--exact")
+    )
+
+
+def test_info_says_whether_the_ann_index_is_used_and_built(db):
+    result = CliRunner().invoke(main, ["info", "--index", str(db)])
+    assert result.exit_code == 0 and "not used below 1,000,000 faces" in result.output
+    match_json(db, "person0001", "--ann")
+    info = api.info(db)["ann"]
+    assert info["used"] is False and info["path"].endswith(".ann") and info["bytes"] > 0
+
+
+def test_builtin_gallery_answers_the_same_through_a_graph_in_memory(tmp_path):
+    args = ["match", "George_W_Bush", "--gallery", "lfw", "--top", "10", "--json"]
+    exact = CliRunner().invoke(main, [*args, "--exact"])
+    approximate = CliRunner().invoke(main, [*args, "--ann"])
+    assert exact.exit_code == approximate.exit_code == 0, approximate.output
+    assert same_report(json.loads(approximate.stdout), json.loads(exact.stdout))
+
+
+def test_an_unknown_search_mode_is_one_clear_error():
+    with pytest.raises(ValueError, match="unknown search mode"):
+        ann.wanted("fast", 10)
