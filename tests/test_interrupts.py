@@ -26,7 +26,12 @@ from robustness_kit import assert_one_line_error, lookalike
 from lookalike.index import Index
 
 pytestmark = needs_data
-PER_PERSON = 8  # enough for a run that lasts a few seconds after its first commit
+PER_PERSON = 8
+#: How the interrupted runs index: ``best`` (about 4x the CPU of ``default`` a photo), so that
+#: a run still lasts seconds after its first commit with the onnx encoder (with ``default``
+#: the 40 photos took about a second, and a signal sent on the first commit sometimes found
+#: the run over).
+RUN = ("--jobs", "2", "--quality", "best")
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +49,13 @@ def photos(tmp_path_factory) -> Path:
 def reference(photos, tmp_path_factory) -> dict:
     """What an uninterrupted run puts in the index."""
     index = tmp_path_factory.mktemp("reference") / "index.db"
-    result = lookalike("index", photos, "--index", index, "--jobs", "2")
+    result = lookalike("index", photos, "--index", index, *RUN)
     assert result.returncode == 0, result.stderr
     return kit.rows(index)
 
 
 def start_index(photos: Path, index: Path) -> subprocess.Popen:
-    return kit.popen("index", photos, "--index", index, "--jobs", "2", "--json")
+    return kit.popen("index", photos, "--index", index, *RUN, "--json")
 
 
 def committed(index: Path) -> int:
