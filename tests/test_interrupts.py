@@ -91,7 +91,7 @@ def wait_group_gone(pgid: int) -> bool:
 
 
 def finish(photos: Path, index: Path) -> dict:
-    result = lookalike("index", photos, "--index", index, "--jobs", "2", "--json")
+    result = lookalike("index", photos, "--index", index, *RUN, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["folders"][0]
 
@@ -154,7 +154,7 @@ def test_second_index_refuses_and_match_reads_while_index_runs(photos, reference
     index = tmp_path / "index.db"
     proc = start_index(photos, index)
     wait_for_first_batch(proc, index)
-    second = lookalike("index", photos, "--index", index, "--jobs", "2")
+    second = lookalike("index", photos, "--index", index, *RUN)
     matches = [
         lookalike("match", EXAMPLES / "obama.jpg", "--index", index, "--json", "--faces")
         for _ in range(3)
@@ -279,7 +279,7 @@ def test_disk_full_is_a_clear_error_and_keeps_committed_batches(small_disk, phot
     index = small_disk / "index.db"
     first = finish(photos / "madonna", index)["encoded"]
     filler = fill(small_disk, leave=64 * 1024)
-    result = lookalike("index", photos, "--index", index, "--jobs", "2")
+    result = lookalike("index", photos, "--index", index, *RUN)
     assert_one_line_error(result, str(index), "disk is full", "run the same command")
     kept = committed(index)
     assert first <= kept < len(reference)
