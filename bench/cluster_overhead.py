@@ -111,7 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
         folder.mkdir()
-        link_photos(args.lfw, args.photos, folder)
+        link_photos(args.lfw.resolve(), args.photos, folder)  # links must not be relative
         for n in range(args.rounds):
             for side in ("local", "cluster") if n % 2 == 0 else ("cluster", "local"):
                 index = Path(tmp) / f"{side}{n}.db"
