@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Iterator
 from importlib.metadata import version
+from itertools import chain
 from typing import Protocol
 
 from . import faces as facelib
@@ -25,6 +26,11 @@ from .indexer import Job, Result, _init_worker, _work, encode_file
 #: Tasks in flight per worker thread: enough that no worker waits for its next photo
 #: between two results, few enough that ``--send-photos`` holds only a few photos in memory.
 TASKS_PER_THREAD = 4
+#: Photos a task encodes at most, where the photos are read from a shared folder: a task and
+#: its result through the scheduler cost about 3 ms, a fifth of an LFW photo's encoding
+#: (docs/cluster.md).  Smaller folders get smaller chunks, so that every thread has work; with
+#: ``--send-photos`` a task is one photo (a chunk would hold that many photos in memory).
+CHUNK_PHOTOS = 16
 WINDOW_SECONDS = 5.0
 QUIET_LOGGERS = ("distributed", "tornado", "asyncio")
 CONNECT_SECONDS = 10
@@ -162,18 +168,25 @@ class DaskCluster:
 
         if todo and not self.send_photos:
             self._check_paths(todo[0].path)
-        pending = iter(todo)
+        pending = iter(self._chunks(todo))
         running = as_completed(loop=self.client.loop)
         jobs_of: dict = {}
         try:
             yield from self._submit(pending, running, jobs_of, settings, max_pixels)
             for future in running:
-                result = self._result(future, jobs_of[future])
-                if result is None:  # its worker went away as it was fetched: Dask redoes it
+                chunk = jobs_of.pop(future)
+                results = self._results_of(future, chunk)
+                if results is None:  # its worker went away as it was fetched: Dask redoes it
+                    jobs_of[future] = chunk
                     running.add(future)
                     continue
-                del jobs_of[future]
-                yield result
+                if isinstance(results, Exception):
+                    if len(chunk) > 1:  # a photo of it made the task fail: each alone
+                        pending = chain(([job] for job in chunk), pending)
+                        results = []
+                    else:
+                        results = [_failed(chunk[0], results)]
+                yield from results
                 yield from self._submit(pending, running, jobs_of, settings, max_pixels)
         finally:
             if jobs_of and self.client.status == "running":
@@ -190,37 +203,46 @@ class DaskCluster:
             self._counted_at = time.monotonic()
         return self._tasks
 
+    def _chunks(self, todo: list[Job]) -> Iterator[list[Job]]:
+        """The photos in chunks of up to CHUNK_PHOTOS, no bigger than gives each task in
+        flight a chunk (one photo a chunk with ``--send-photos``)."""
+        size = 1 if self.send_photos else len(todo) // self._window()
+        size = max(1, min(CHUNK_PHOTOS, size))
+        for start in range(0, len(todo), size):
+            yield todo[start : start + size]
+
     def _submit(self, pending, running, jobs_of, settings, max_pixels) -> Iterator[Result]:
         """Keep ``_window()`` tasks in flight; a photo this process cannot read for
         ``--send-photos`` is an unreadable photo at once."""
-        while len(jobs_of) < self._window() and (job := next(pending, None)) is not None:
-            data = None
-            if self.send_photos:
+        while len(jobs_of) < self._window() and (chunk := next(pending, None)) is not None:
+            data = [None] * len(chunk)
+            if self.send_photos:  # one photo a chunk
                 try:
-                    data = _read(job)
+                    data = [_read(chunk[0])]
                 except OSError as e:
-                    yield Result(job, "error", error=e.strerror or str(e))
+                    yield Result(chunk[0], "error", error=e.strerror or str(e))
                     continue
-            future = self.client.submit(encode_remote, job, settings, max_pixels, data, pure=False)
-            jobs_of[future] = job
+            future = self.client.submit(encode_chunk, chunk, settings, max_pixels, data, pure=False)
+            jobs_of[future] = chunk
             running.add(future)
 
-    def _result(self, future, job: Job) -> Result | None:
-        """The photo's result; None if it must be awaited again (see :meth:`results`)."""
+    def _results_of(self, future, chunk: list[Job]) -> list[Result] | Exception | None:
+        """The chunk's results; the exception its task raised (a photo of it made the
+        encoder fail: each is then tried alone); None if it must be awaited again (see
+        :meth:`results`)."""
         if future.status == "finished":
             try:
-                result = future.result()
+                results = future.result()
             except OSError:  # the connection dropped as the result was fetched
                 self._check_scheduler()
                 time.sleep(0.1)  # until Dask sees the lost worker and redoes the task
                 return None
             future.release()  # or a worker lost later would compute it again for nothing
-            return result
+            return results
         if future.status == "cancelled":
             raise ClusterLost(f"the Dask scheduler at {self.address} went away")
         self._check_scheduler()
-        e = future.exception()
-        return Result(job, "error", error=f"failed on the cluster ({type(e).__name__}: {e})")
+        return future.exception()
 
     def _check_scheduler(self) -> None:
         if self.client.status != "running":
@@ -233,6 +255,17 @@ def _read(job: Job) -> bytes:
         data = f.read()
     job.sha1 = hashlib.sha1(data).hexdigest()
     return data
+
+
+def _failed(job: Job, e: BaseException) -> Result:
+    return Result(job, "error", error=f"failed on the cluster ({type(e).__name__}: {e})")
+
+
+def encode_chunk(
+    jobs: list[Job], settings: Settings, max_pixels: int, data: list[bytes | None]
+) -> list[Result]:
+    """A cluster task: :func:`encode_remote` for each photo of a chunk."""
+    return [encode_remote(j, settings, max_pixels, d) for j, d in zip(jobs, data, strict=True)]
 
 
 def encode_remote(job: Job, settings: Settings, max_pixels: int, data: bytes | None) -> Result:
