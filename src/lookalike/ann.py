@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import search
-from .index import DIM, Gallery
+from .index import DIM, Gallery, replaced_atomically, write_atomically
 
 #: ``match`` searches the graph from this many faces on (at 1M, exact search took 319 ms a
 #: query in bench-ann's run, the graph 33 ms: docs/ann.md); ``--ann``/``--exact`` override.
@@ -190,14 +190,15 @@ def _load(graph_path: Path, keys_path: Path, gallery: Gallery) -> object | None:
     return graph
 
 
+def _generations(index_path: Path) -> list[tuple[int, Path]]:
+    """Every graph and keys file of the index at ``index_path``, with its generation."""
+    pattern = re.compile(re.escape(index_path.name) + r"\.g(\d+)\.ann(\.npy)?")
+    return [(int(m[1]), p) for p in index_path.parent.iterdir() if (m := pattern.fullmatch(p.name))]
+
+
 def _older(index_path: Path, generation: int) -> tuple[Path, Path] | None:
     """The newest older generation's graph and keys, if any."""
-    pattern = re.compile(re.escape(index_path.name) + r"\.g(\d+)\.ann")
-    found = [
-        int(m[1])
-        for p in index_path.parent.iterdir()
-        if (m := pattern.fullmatch(p.name)) and int(m[1]) < generation
-    ]
+    found = [g for g, p in _generations(index_path) if g < generation and p.suffix == ".ann"]
     return paths(index_path, max(found)) if found else None
 
 
@@ -239,7 +240,7 @@ def _diff(old: np.ndarray, gallery: Gallery) -> tuple[np.ndarray, np.ndarray]:
     """Face ids to remove from the old graph and to add to it.  A face whose squared norm
     changed holds another vector (SQLite reuses the id of a deleted last row): both."""
     new_ids = gallery.face_ids
-    sq = gallery.sq if gallery.sq is not None else np.einsum("ij,ij->i", gallery.X, gallery.X)
+    sq = _squared_norms(gallery)
     common, in_old, in_new = np.intersect1d(
         old["face_id"], new_ids, assume_unique=True, return_indices=True
     )
@@ -252,33 +253,26 @@ def _diff(old: np.ndarray, gallery: Gallery) -> tuple[np.ndarray, np.ndarray]:
 def _save(graph: object, gallery: Gallery, graph_path: Path, keys_path: Path) -> None:
     """Write the graph, then its keys, each atomically (the keys last: a graph without
     them is never loaded)."""
-    tmp = graph_path.with_name(f".{graph_path.name}.{os.getpid()}.tmp")
-    try:
+    with replaced_atomically(graph_path) as tmp:
         graph.save(str(tmp))
-        os.replace(tmp, graph_path)
-    finally:
-        tmp.unlink(missing_ok=True)
     _save_keys(gallery, keys_path)
 
 
 def _save_keys(gallery: Gallery, keys_path: Path) -> None:
     keys = np.empty(len(gallery.face_ids), _KEYS)
     keys["face_id"] = gallery.face_ids
-    keys["sq"] = gallery.sq if gallery.sq is not None else np.einsum("ij,ij->i", *[gallery.X] * 2)
-    tmp = keys_path.with_name(f".{keys_path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            np.save(f, keys)
-        os.replace(tmp, keys_path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    keys["sq"] = _squared_norms(gallery)
+    write_atomically(keys_path, lambda f: np.save(f, keys))
+
+
+def _squared_norms(gallery: Gallery) -> np.ndarray:
+    """Each face's squared norm (kept with the keys: a changed one is another vector)."""
+    return gallery.sq if gallery.sq is not None else np.einsum("ij,ij->i", gallery.X, gallery.X)
 
 
 def _remove_older(index_path: Path, generation: int) -> None:
-    pattern = re.compile(re.escape(index_path.name) + r"\.g(\d+)\.ann(\.npy)?")
-    for p in index_path.parent.iterdir():
-        m = pattern.fullmatch(p.name)
-        if m and int(m[1]) < generation:
+    for g, p in _generations(index_path):
+        if g < generation:
             p.unlink(missing_ok=True)
 
 

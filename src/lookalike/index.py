@@ -654,9 +654,9 @@ def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
 def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
     """Write this generation's sidecar (each file atomically) and drop older generations."""
     vectors, rows = _sidecar_paths(index_path, generation)
-    _write_atomically(vectors, lambda f: np.save(f, np.ascontiguousarray(gallery.X, "<f4")))
+    write_atomically(vectors, lambda f: np.save(f, np.ascontiguousarray(gallery.X, "<f4")))
     arrays = {k: np.asarray(getattr(gallery, k), t) for k, t in _SIDECAR_ARRAYS.items()}
-    _write_atomically(
+    write_atomically(
         rows,
         lambda f: np.savez(
             f,
@@ -672,11 +672,18 @@ def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
             old.unlink(missing_ok=True)
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+@contextmanager
+def replaced_atomically(path: Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; it replaces ``path`` when the block ends
+    without an error, and is removed in any case (a reader never sees a half-written file)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
-            write(f)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    with replaced_atomically(path) as tmp, open(tmp, "wb") as f:
+        write(f)
