@@ -308,11 +308,14 @@ def searcher(
 
 
 def _code(gallery: Gallery, name: str | None) -> int | None:
-    """``name``'s person code in ``gallery``, if they are in it (None asks no question of
-    a list of millions of names)."""
-    if name is None or name not in gallery.names:
+    """``name``'s person code in ``gallery``, if they are in it (one pass over the names,
+    which may be millions; none for None)."""
+    if name is None:
         return None
-    return gallery.names.index(name)
+    try:
+        return gallery.names.index(name)
+    except ValueError:
+        return None
 
 
 def open_index(

@@ -631,13 +631,13 @@ def _settings_line(settings: dict | None) -> str:
     the options of its own; other settings field by field (``info --json`` has them all)."""
     if not settings:
         return "(none yet)"
-    made, now = Settings.from_dict(settings), as_now(Settings.from_dict(settings))
+    made = Settings.from_dict(settings)
+    now = as_now(made)
     preset = preset_of(now)
     if preset is None:
         return ", ".join(f"{k}={v}" for k, v in settings.items())
     options = ", ".join(f"{k}={settings[k]}" for k in ("detector", "upsample", "jitters"))
-    was = made.as_dict()
-    former = ", ".join(f"{k}={v}" for k, v in was.items() if now.as_dict()[k] != v)
+    former = ", ".join(f"{k}={v}" for k, v in made.as_dict().items() if getattr(now, k) != v)
     return f"--quality {preset}{f' as it was ({former})' if former else ''} ({options})"
 
 
