@@ -10,6 +10,7 @@ import ctypes
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -51,7 +52,10 @@ def lookalike(*args: str | os.PathLike | bytes, **kwargs) -> subprocess.Complete
 
 
 def popen(*args: str | os.PathLike, **kwargs) -> subprocess.Popen:
-    """Start ``lookalike`` in a session of its own (so its whole group can be signalled)."""
+    """Start ``lookalike`` in a session of its own (so its whole group can be signalled),
+    with Ctrl-C as a terminal's foreground command has it: an ignored or blocked SIGINT is
+    inherited across exec, and Python then never raises KeyboardInterrupt (seen in the full
+    suite after the Dask tests: runs that went on to the end after a Ctrl-C)."""
     return subprocess.Popen(
         [*CLI, *args],
         stdout=subprocess.PIPE,
@@ -59,8 +63,14 @@ def popen(*args: str | os.PathLike, **kwargs) -> subprocess.Popen:
         encoding="utf-8",
         errors="backslashreplace",
         start_new_session=True,
+        preexec_fn=_default_sigint,
         **kwargs,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
