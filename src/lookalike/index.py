@@ -96,6 +96,9 @@ HAND_NAME_SQL = (
     " AND n.right = f.right AND n.bottom = f.bottom AND n.left = f.left)"
 )
 
+#: The photos without a face or unreadable, for counting them without a scan of every photo.
+PROBLEMS_SQL = "CREATE INDEX IF NOT EXISTS photos_problems ON photos(status) WHERE status != 'ok';"
+
 #: Every change to the faces, or to whose photo they are, bumps meta's ``generation`` in the
 #: same transaction (triggers: no writer can forget), so the sidecar matrix of
 #: :meth:`Index.gallery` can tell when it is stale.
@@ -234,7 +237,7 @@ class Index:
             return
         self.db.execute("PRAGMA journal_mode = WAL")
         with self.db:
-            self.db.executescript(SCHEMA + GENERATION_SQL + NAMES_SQL)
+            self.db.executescript(SCHEMA + GENERATION_SQL + NAMES_SQL + PROBLEMS_SQL)
             self._set_meta({"app": APP, "format_version": str(FORMAT_VERSION)})
 
     def _make_face_names(self) -> None:
@@ -270,7 +273,7 @@ class Index:
                 ) from None
             try:
                 self.db.executescript(  # older indexes: to this format, in place
-                    f"BEGIN; {GENERATION_SQL} {NAMES_SQL} UPDATE meta SET value = "
+                    f"BEGIN; {GENERATION_SQL} {NAMES_SQL} {PROBLEMS_SQL} UPDATE meta SET value = "
                     f"'{FORMAT_VERSION}' WHERE key = 'format_version'; COMMIT;"
                 )
                 self._make_face_names()
@@ -555,14 +558,20 @@ class Index:
 
     # -- reporting -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
+        """Photos, faces and people.  People are counted from the gallery (its sidecar maps
+        in a fraction of a second at 1M faces), not by ``count(DISTINCT name)`` over every
+        face's name (13 s at 1M faces); problem photos through their own small index."""
         one = self.db.execute
-        by_status = dict(one("SELECT status, count(*) FROM photos GROUP BY status").fetchall())
+        problems = dict(
+            one("SELECT status, count(*) FROM photos WHERE status != 'ok' GROUP BY status")
+        )
+        gallery = self.gallery()
         return {
-            "photos": sum(by_status.values()),
-            "faces": one("SELECT count(*) FROM faces").fetchone()[0],
-            "people": one("SELECT count(DISTINCT name) FROM face_names").fetchone()[0],
-            "photos_without_face": by_status.get("noface", 0),
-            "unreadable_photos": by_status.get("error", 0),
+            "photos": one("SELECT count(*) FROM photos").fetchone()[0],
+            "faces": len(gallery.face_ids),
+            "people": len(gallery.names),
+            "photos_without_face": problems.get("noface", 0),
+            "unreadable_photos": problems.get("error", 0),
         }
 
     def people(self) -> list[tuple[str, int, int]]:
