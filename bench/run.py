@@ -621,10 +621,19 @@ def huge_photos(source: Path, cache: Path) -> list[Path]:
 
 
 def default_builds() -> list[tuple[str, str]]:
-    """dlib-bin's venv, and the fast build's beside it once `make install-fast` made it."""
+    """dlib-bin's venv, and the fast build's beside it once `make install-fast` made it and
+    while it is current (a fast venv older than pyproject.toml may lack a dependency since
+    added, as onnxruntime once was: `make install-fast` brings it up to date)."""
     builds = [("dlib-bin", str(ROOT / ".venv"))]
-    if (ROOT / ".venv-fast" / ".installed").exists():
-        builds.append(("fast", str(ROOT / ".venv-fast")))
+    stamp = ROOT / ".venv-fast" / ".installed"
+    if stamp.exists():
+        if stamp.stat().st_mtime >= (ROOT / "pyproject.toml").stat().st_mtime:
+            builds.append(("fast", str(ROOT / ".venv-fast")))
+        else:
+            log(
+                "the fast build (.venv-fast) is older than pyproject.toml: left out; "
+                "`make install-fast` brings it up to date"
+            )
     return builds
 
 
