@@ -13,7 +13,7 @@ from PIL import Image
 from lookalike import api, faces
 from lookalike.faces import QUALITY, Settings, detect
 from lookalike.images import Photo, load_photo, shrink
-from lookalike.index import DIM, Index, PhotoRecord, pack
+from lookalike.index import DIM, Index, Names, PhotoRecord, pack
 
 
 def _iou(a, b) -> float:
@@ -115,7 +115,7 @@ def _assert_same(a, b) -> None:
 def test_the_sidecar_gives_the_search_results_of_sqlite(synthetic):
     from_sqlite, _ = synthetic._read_gallery()
     synthetic.gallery()  # writes the sidecar
-    assert len(_sidecar_files(synthetic)) == 2
+    assert len(_sidecar_files(synthetic)) == 3
     cached = synthetic.gallery()  # maps it
     assert isinstance(cached.X, np.ndarray) and not cached.X.flags.writeable
     _assert_same(cached, from_sqlite)
@@ -134,10 +134,12 @@ def test_any_write_makes_the_sidecar_stale_and_it_is_rebuilt(synthetic):
     assert len(synthetic.gallery().X) == len(before.X) + 2
     synthetic.set_credited("person1", [])  # who is credited changes the gallery too
     assert "person1" not in synthetic.gallery().names
-    assert len(_sidecar_files(synthetic)) == 2  # older generations are dropped
+    assert len(_sidecar_files(synthetic)) == 3  # older generations are dropped
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated", "float64", "pickle", "rows"])
+@pytest.mark.parametrize(
+    "damage", ["garbage", "truncated", "float64", "pickle", "rows", "names", "no names"]
+)
 def test_a_damaged_sidecar_is_never_trusted(synthetic, damage):
     expected = synthetic.gallery()
     vectors = synthetic.path.parent / next(f for f in _sidecar_files(synthetic) if "vectors" in f)
@@ -149,11 +151,40 @@ def test_a_damaged_sidecar_is_never_trusted(synthetic, damage):
         np.save(vectors, np.asarray(expected.X, np.float64))
     elif damage == "pickle":
         np.save(vectors, np.array([object()] * 3), allow_pickle=True)
+    elif damage == "rows":
+        np.save(vectors.with_name(vectors.name.replace("vectors", "rows")), expected.face_ids)
+    elif damage == "names":
+        np.save(vectors.with_name(vectors.name.replace("vectors", "names")), np.arange(3))
     else:
-        rows = vectors.with_name(vectors.name.replace("vectors.npy", "rows.npz"))
-        np.savez(rows, face_ids=expected.face_ids[:-1])
+        vectors.with_name(vectors.name.replace("vectors", "names")).unlink()
     _assert_same(synthetic.gallery(), synthetic._read_gallery()[0])
     _assert_same(synthetic.gallery(), expected)  # and the rebuilt files are right again
+
+
+def test_the_sidecar_names_are_looked_up_as_a_list_of_them_is(synthetic):
+    names = synthetic._read_gallery()[0].names
+    synthetic.gallery()
+    mapped = synthetic.gallery().names
+    assert isinstance(mapped, Names) and mapped == names and len(mapped) == len(names)
+    assert [mapped[i] for i in range(len(names))] == names == mapped[:]
+    assert all(mapped.index(n) == names.index(n) and n in mapped for n in names)
+    assert "nobody" not in mapped and 3 not in mapped
+    with pytest.raises(ValueError):
+        mapped.index("nobody")
+
+
+def test_an_older_sidecar_format_is_replaced(synthetic):
+    synthetic.gallery()
+    _add_photos(synthetic, 50, 1, np.random.default_rng(4))
+    generation = synthetic.generation()
+    old = [  # the sidecar's rows before 2026-12-04, of an older and of this generation
+        synthetic.path.with_name(f"{synthetic.path.name}.g{g}.rows.npz")
+        for g in (generation - 1, generation)
+    ]
+    for path in old:
+        path.write_bytes(b"PK")
+    _assert_same(synthetic.gallery(), synthetic._read_gallery()[0])
+    assert not any(p.exists() for p in old) and len(_sidecar_files(synthetic)) == 3
 
 
 def test_an_index_older_than_the_sidecar_is_read_from_sqlite_then_upgraded(synthetic):
@@ -168,7 +199,7 @@ def test_an_index_older_than_the_sidecar_is_read_from_sqlite_then_upgraded(synth
         pass
     _add_photos(synthetic, 50, 1, np.random.default_rng(3))
     assert len(synthetic.gallery().X) == len(expected.X) + 1
-    assert len(_sidecar_files(synthetic)) == 2
+    assert len(_sidecar_files(synthetic)) == 3
 
 
 def test_the_generation_moves_with_writes_from_any_connection(synthetic):

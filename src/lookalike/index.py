@@ -18,8 +18,7 @@ import json
 import os
 import re
 import sqlite3
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,7 +147,7 @@ class Gallery:
     X: np.ndarray
     face_ids: np.ndarray
     person: np.ndarray
-    names: list[str]
+    names: Sequence[str]
     sq: np.ndarray | None = None
     generation: int | None = None
 
@@ -452,10 +451,11 @@ class Index:
         """All faces as arrays for search, memory-mapped from the sidecar files when current.
 
         Read from SQLite a BLOB a row, a million faces take seconds; the sidecar
-        (``<index>.g<generation>.vectors.npy``, the matrix, and ``.rows.npz``, ids, people
-        and squared norms) is a cache of SQLite that maps in milliseconds.  It is never
-        trusted blindly: its generation must be the one SQLite records, its shapes and types
-        must check (no pickle), and anything else rebuilds it, atomically.  Where the folder
+        (``<index>.g<generation>.vectors.npy``, the matrix, ``.rows.npy``, ids, people and
+        squared norms, and ``.names.npy``, all memory-mapped) is a cache of SQLite that maps
+        in milliseconds.  It is never trusted blindly: its generation must be the one SQLite
+        records, its shapes and types must check (no pickle), and anything else rebuilds it,
+        atomically.  Where the folder
         is read-only the gallery read from SQLite is used as it is.
         """
         generation = self.generation()
@@ -620,64 +620,95 @@ def _check_header(path: Path) -> None:
 
 
 # -- the sidecar: the gallery as memory-mappable files, a cache of SQLite ---------------------
-_SIDECAR_ARRAYS = {"face_ids": np.int64, "person": np.int32, "sq": np.float32}
+#: A face's row in the sidecar: memory-mapped, so a search reads only the pages it touches.
+_ROW = np.dtype([("face_id", "<i8"), ("person", "<i4"), ("sq", "<f4")])
+_SIDECAR_SUFFIXES = ("vectors.npy", "rows.npy", "names.npy")
 
 
-def _sidecar_paths(index_path: Path, generation: int) -> tuple[Path, Path]:
-    stem = f"{index_path.name}.g{generation}"
-    return index_path.with_name(stem + ".vectors.npy"), index_path.with_name(stem + ".rows.npz")
+class Names(Sequence[str]):
+    """A gallery's people, by code, over a (memory-mapped) array of fixed-width strings: a
+    name becomes a Python string only when asked for (10M faces have millions of names)."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, code):  # noqa: ANN001  (an int, or a slice as lists take)
+        if isinstance(code, slice):
+            return [str(n) for n in self.array[code]]
+        return str(self.array[code])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.array.tolist())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and bool((self.array == name).any())
+
+    def index(self, name: str, *_: int) -> int:
+        found = np.flatnonzero(self.array == name) if isinstance(name, str) else []
+        if not len(found):
+            raise ValueError(f"{name!r} is not in the gallery")
+        return int(found[0])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _sidecar_paths(index_path: Path, generation: int) -> list[Path]:
+    stem = f"{index_path.name}.g{generation}."
+    return [index_path.with_name(stem + suffix) for suffix in _SIDECAR_SUFFIXES]
 
 
 def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
     """The sidecar of this generation if it exists and every shape and type checks."""
-    vectors, rows = _sidecar_paths(index_path, generation)
     try:
-        X = np.asarray(np.load(vectors, mmap_mode="r", allow_pickle=False))  # a plain view
-        with np.load(rows, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in (*_SIDECAR_ARRAYS, "names", "generation")}
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        X, rows, names = (
+            np.asarray(np.load(p, mmap_mode="r", allow_pickle=False))  # plain views
+            for p in _sidecar_paths(index_path, generation)
+        )
+    except (OSError, ValueError, EOFError):
         return None
     n = len(X) if X.ndim == 2 else -1
-    names = arrays["names"]
     if (
         X.dtype != np.dtype("<f4")
         or X.shape != (n, DIM)
         or not X.flags.c_contiguous
-        or any(arrays[k].dtype != t or arrays[k].shape != (n,) for k, t in _SIDECAR_ARRAYS.items())
+        or rows.dtype != _ROW
+        or rows.shape != (n,)
         or names.dtype.kind != "U"
         or names.ndim != 1
-        or arrays["generation"].tolist() != [generation]
-        or (n and not -1 <= arrays["person"].min() <= arrays["person"].max() < len(names))
+        or (n and not -1 <= rows["person"].min() <= rows["person"].max() < len(names))
     ):
         return None
     return Gallery(
         X=X,
-        face_ids=arrays["face_ids"],
-        person=arrays["person"],
-        names=names.tolist(),
-        sq=arrays["sq"],
+        face_ids=rows["face_id"],
+        person=rows["person"],
+        names=Names(names),
+        sq=rows["sq"],
         generation=generation,
     )
 
 
 def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
     """Write this generation's sidecar (each file atomically) and drop older generations."""
-    vectors, rows = _sidecar_paths(index_path, generation)
+    vectors, rows, names = _sidecar_paths(index_path, generation)
+    table = np.empty(len(gallery.X), _ROW)
+    sq = gallery.sq if gallery.sq is not None else np.einsum("ij,ij->i", gallery.X, gallery.X)
+    table["face_id"], table["person"], table["sq"] = gallery.face_ids, gallery.person, sq
+    named = gallery.names.array if isinstance(gallery.names, Names) else gallery.names
     write_atomically(vectors, lambda f: np.save(f, np.ascontiguousarray(gallery.X, "<f4")))
-    arrays = {k: np.asarray(getattr(gallery, k), t) for k, t in _SIDECAR_ARRAYS.items()}
-    write_atomically(
-        rows,
-        lambda f: np.savez(
-            f,
-            **arrays,
-            names=np.array(gallery.names, dtype=str),
-            generation=np.array([generation], np.int64),
-        ),
-    )
-    pattern = re.compile(re.escape(index_path.name) + r"\.g(\d+)\.(vectors\.npy|rows\.npz)")
+    write_atomically(rows, lambda f: np.save(f, table))
+    write_atomically(names, lambda f: np.save(f, np.asarray(named, dtype=str).reshape(-1)))
+    suffixes = "|".join(re.escape(s) for s in (*_SIDECAR_SUFFIXES, "rows.npz"))
+    pattern = re.compile(re.escape(index_path.name) + rf"\.g(\d+)\.({suffixes})")
     for old in index_path.parent.iterdir():
         match = pattern.fullmatch(old.name)
-        if match and int(match[1]) < generation:
+        if match and (int(match[1]) < generation or match[2] == "rows.npz"):  # older format
             old.unlink(missing_ok=True)
 
 

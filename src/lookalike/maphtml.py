@@ -41,7 +41,7 @@ def page(m: FaceMap, idx: Index) -> str:
         "reading": m.reading,
         "xy": np.round(_unit(m), 4).tolist(),
         "person": m.space.person.tolist(),
-        "names": m.space.names,
+        "names": list(m.space.names),
         "colours": m.space.colours(),
         "paths": m.space.paths,
         "sprite": "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"),
