@@ -76,7 +76,7 @@ def test_each_packaged_gallery_is_the_cohort_of_its_own_settings(quality):
 def test_an_index_made_with_best_before_its_fallback_changed_is_still_calibrated():
     """best's fallback was the CNN alone until 2026-12-03: its packaged gallery, 23 faces
     apart, still calibrates those indexes."""
-    before = replace(Settings(**QUALITY["best"]), fallback="cnn")
+    before = replace(Settings(**QUALITY["best"]), fallback="cnn", small_faces=0)
     assert len(cohort_for(before).X) == 13233
     assert cohort_for(replace(before, mirror=False)) is None
 
@@ -84,7 +84,7 @@ def test_an_index_made_with_best_before_its_fallback_changed_is_still_calibrated
 def test_an_index_made_with_best_before_is_still_best(tmp_path):
     """Asking it for --quality best means its own settings (it is not refused), and info
     names the preset with what was different."""
-    before = replace(Settings(**QUALITY["best"]), fallback="cnn")
+    before = replace(Settings(**QUALITY["best"]), fallback="cnn", small_faces=0)
     with Index.open(tmp_path / "old.db", create=True) as idx, idx.writer():
         idx.set_settings(before, dlib_info())
     with Index.open(tmp_path / "old.db") as idx:
@@ -92,7 +92,7 @@ def test_an_index_made_with_best_before_is_still_best(tmp_path):
         with pytest.raises(ValueError, match="other settings"):
             api.index_settings(idx, QUALITY["default"])
     result = CliRunner().invoke(main, ["info", "--index", str(tmp_path / "old.db")])
-    assert "--quality best as it was (fallback=cnn)" in result.output
+    assert "--quality best as it was (fallback=cnn, small_faces=0)" in result.output
 
 
 def test_settings_without_a_packaged_gallery_have_no_cohort():

@@ -55,3 +55,18 @@ def test_shrinking_keeps_boxes_in_original_pixels():
 
 def test_rgba_png_is_read():
     assert len(api.encode(EXAMPLES / "test_images" / "32bit.png")) == 1
+
+
+@pytest.mark.parametrize(
+    ("photo", "first_look", "crowd"),
+    [("00-story-image-serena-and-alexis-wedding.jpg", 2, 8), ("GettyImages-2493795.jpg", 4, 5)],
+)
+def test_a_crowd_is_looked_at_again_for_its_smaller_faces(photo, first_look, crowd):
+    """Big group photos: the 1280 px copy shows the guests' faces (84 to 144 px in the photo)
+    below HOG's 80 px window, and the faces it finds are at that smallest size; the crowd's
+    look finds the rest, as face_recognition's CLI does (its boxes, within a few pixels)."""
+    pixels = load_photo(EXAMPLES.parent / "photos" / "serena_williams" / photo)
+    found = detect(pixels, Settings())
+    assert len(detect(pixels, Settings(small_faces=0))) == first_look
+    assert len(found) == crowd
+    assert min(f.box[2] - f.box[0] for f in found) < 100  # the guests' faces, not others'

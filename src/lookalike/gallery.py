@@ -220,7 +220,10 @@ class BuiltinGallery:
             raise IndexFileError("the built-in LFW gallery is missing from this install")
         self.path = Path(path)
         with np.load(self.path, allow_pickle=False) as data:
-            self._settings = Settings.from_dict(json.loads(str(data["settings"])))
+            # a gallery made before a preset changed holds what the preset makes today where
+            # the change does not touch LFW's photos (the crowd's look of 2026-12-04: 250 px
+            # photos are never shrunk) or was applied to the file (best's fallback, 2026-12-03)
+            self._settings = as_now(Settings.from_dict(json.loads(str(data["settings"]))))
             self.names = [str(n) for n in data["names"]]
             self.person = data["person"]
             self.files = data["files"]
