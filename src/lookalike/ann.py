@@ -29,19 +29,23 @@ from . import search
 from .index import DIM, Gallery, replaced_atomically, write_atomically
 
 #: ``match`` searches the graph from this many faces on (at 1M, exact search took 319 ms a
-#: query in bench-ann's run, the graph 33 ms: docs/ann.md); ``--ann``/``--exact`` override.
+#: query in bench-ann's run, the graph 10 ms: docs/ann.md); ``--ann``/``--exact`` override.
 THRESHOLD = 1_000_000
 MODES = ("auto", "exact", "ann")
 #: HNSW parameters: edges a node (M), candidates kept while building and while searching.
 #: Faces clustered like LFW's people are a hard case: the 10th nearest person is hardly
-#: farther than the 1st, so recall of the top 10 people rests on a wide search
-#: (``EXPANSION_SEARCH``: at 1M faces, 200 queries, 3,000 finds 0.9875 of the top-10 people,
-#: 4,000 0.9925, 6,000 0.9945), and building stays cheap (docs/ann.md).  usearch's 8-bit
+#: farther than the 1st, so recall of the top 10 people needs a well-linked graph or a wide
+#: search.  At 1M faces, 200 queries (docs/ann.md): connectivity 32 and 128 when adding
+#: find 0.9935 of the top-10 people searching 1,000 wide in 9.5 ms (build 26 min on one
+#: core); the former 16 and 64 needed 4,000 (0.9925, 23 ms; build 13 min).  usearch's 8-bit
 #: storage is for unit vectors: it ranks by angle, not by L2.
 DTYPE = "f16"
-CONNECTIVITY = 16
-EXPANSION_ADD = 64
-EXPANSION_SEARCH = 4000
+CONNECTIVITY = 32
+EXPANSION_ADD = 128
+EXPANSION_SEARCH = 1000
+#: How wide a graph built before 2026-12-04 (connectivity 16) is searched for that recall:
+#: it is used as it is, not built again, until the index changes by more than UPDATE_LIMIT.
+FORMER_EXPANSION_SEARCH = 4000
 #: Candidates asked for at least, and per person wanted (faces of a person sit together).
 MIN_CANDIDATES = 64
 CANDIDATES_PER_PERSON = 16
@@ -98,7 +102,10 @@ class Ann:
 
     def _candidates(self, q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the ``count`` nearest faces the graph finds, and their exact L2."""
-        self.graph.expansion_search = max(EXPANSION_SEARCH, count)
+        wide = (
+            EXPANSION_SEARCH if self.graph.connectivity >= CONNECTIVITY else FORMER_EXPANSION_SEARCH
+        )
+        self.graph.expansion_search = max(wide, count)
         keys = np.asarray(self.graph.search(q, count, threads=1).keys, np.int64)
         rows = np.searchsorted(self.gallery.face_ids, keys)
         rows = np.sort(rows[rows < len(self.gallery.face_ids)])  # in file order: fewer seeks
