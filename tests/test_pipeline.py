@@ -6,7 +6,7 @@ from conftest import EXAMPLES, needs_data
 
 from lookalike import api
 from lookalike.faces import Settings, detect
-from lookalike.images import load_photo
+from lookalike.images import Photo, load_photo
 
 pytestmark = needs_data
 
@@ -70,3 +70,10 @@ def test_a_crowd_is_looked_at_again_for_its_smaller_faces(photo, first_look, cro
     assert len(detect(pixels, Settings(small_faces=0))) == first_look
     assert len(found) == crowd
     assert min(f.box[2] - f.box[0] for f in found) < 100  # the guests' faces, not others'
+
+
+def test_a_big_photo_without_a_face_and_no_fallback_has_no_face():
+    """The crowd's look asks about the faces found: none found, and no look again, is no face
+    (it was a crash: the smallest of no faces)."""
+    blank = Photo(np.zeros((2000, 2000, 3), np.uint8), 1.0, 2000, 2000)
+    assert detect(blank, Settings(fallback="none")) == []

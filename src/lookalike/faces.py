@@ -313,7 +313,8 @@ def _a_crowd(rects: list, scale: float, settings: Settings) -> bool:
     the smallest size it sees: a sign of smaller faces beside it that the copy made too small
     (on the 93 web photos of the benchmark: 2 photos, 7 faces of 80 px and up)."""
     return (
-        settings.small_faces > 0
+        bool(rects)
+        and settings.small_faces > 0
         and settings.detector == "hog"
         and settings.upsample == 0
         and scale > 1
@@ -321,7 +322,7 @@ def _a_crowd(rects: list, scale: float, settings: Settings) -> bool:
     )
 
 
-def _look_at_crowd(photo: Photo, small: np.ndarray, factor: float, rects: list, settings):
+def _look_at_crowd(photo: Photo, small: np.ndarray, factor: float, rects: list, settings: Settings):
     """HOG again on a copy of at most CROWD_SIDE px, upsampled once, for the faces of at
     least ``small_faces`` px (the levels that hold only smaller ones not scanned); its boxes
     where it finds more faces than the first look, else the first look's."""
