@@ -455,8 +455,8 @@ class Index:
         squared norms, and ``.names.npy``, all memory-mapped) is a cache of SQLite that maps
         in milliseconds.  It is never trusted blindly: its generation must be the one SQLite
         records, its shapes and types must check (no pickle), and anything else rebuilds it,
-        atomically.  Where the folder
-        is read-only the gallery read from SQLite is used as it is.
+        atomically.  Where the folder is read-only the gallery read from SQLite is used as it
+        is.
         """
         generation = self.generation()
         if generation is not None:
@@ -697,13 +697,11 @@ def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
 def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
     """Write this generation's sidecar (each file atomically) and drop older generations."""
     vectors, rows, names = _sidecar_paths(index_path, generation)
-    table = np.empty(len(gallery.X), _ROW)
-    sq = gallery.sq if gallery.sq is not None else np.einsum("ij,ij->i", gallery.X, gallery.X)
-    table["face_id"], table["person"], table["sq"] = gallery.face_ids, gallery.person, sq
-    named = gallery.names.array if isinstance(gallery.names, Names) else gallery.names
+    table = np.empty(len(gallery.X), _ROW)  # gallery: as read from SQLite (sq computed)
+    table["face_id"], table["person"], table["sq"] = gallery.face_ids, gallery.person, gallery.sq
     write_atomically(vectors, lambda f: np.save(f, np.ascontiguousarray(gallery.X, "<f4")))
     write_atomically(rows, lambda f: np.save(f, table))
-    write_atomically(names, lambda f: np.save(f, np.asarray(named, dtype=str).reshape(-1)))
+    write_atomically(names, lambda f: np.save(f, np.array(gallery.names, dtype=str)))
     suffixes = "|".join(re.escape(s) for s in (*_SIDECAR_SUFFIXES, "rows.npz"))
     pattern = re.compile(re.escape(index_path.name) + rf"\.g(\d+)\.({suffixes})")
     for old in index_path.parent.iterdir():
