@@ -109,6 +109,23 @@ def test_ann_ranks_the_same_people_at_the_same_distances_as_exact(db, per_person
             assert same_ranking(api.rank(gallery, q, 10, per_person, graph=graph), exact)
 
 
+def test_a_graph_built_before_is_searched_as_wide_as_it_needs(db, monkeypatch):
+    """A graph of connectivity 16 (before 2026-12-04) is used as it is, searched 4,000 wide,
+    and still ranks as exact search does; today's graph is searched EXPANSION_SEARCH wide."""
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        today = ann.Ann(ann.build(gallery), gallery)
+        monkeypatch.setattr(ann, "CONNECTIVITY", 16)
+        monkeypatch.setattr(ann, "EXPANSION_ADD", 64)
+        former = ann.Ann(ann.build(gallery), gallery)
+        monkeypatch.undo()
+        q = queries(db, 1)[0]
+        exact = api.rank(gallery, q, 10)
+        for graph, wide in ((today, ann.EXPANSION_SEARCH), (former, ann.FORMER_EXPANSION_SEARCH)):
+            assert same_ranking(api.rank(gallery, q, 10, graph=graph), exact)
+            assert graph.graph.expansion_search == wide
+
+
 def test_ann_leaves_out_an_excluded_person_and_finds_enough_people(db):
     with Index.open(db) as idx:
         gallery = idx.gallery()
