@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import robustness_kit as kit
 from conftest import CELEBS, EXAMPLES, LFW, needs_data
@@ -22,7 +23,11 @@ from robustness_kit import lookalike
 from test_interrupts import wait_for_first_batch
 from test_robustness import make_corpus
 
-from lookalike.index import path_key
+from lookalike.distributor import DaskCluster
+from lookalike.faces import Settings
+from lookalike.images import DEFAULT_MAX_PIXELS as MAX_PIXELS
+from lookalike.index import path_key, unpack
+from lookalike.indexer import Job, encode_file
 
 distributed = pytest.importorskip("distributed")
 pytestmark = needs_data
@@ -82,6 +87,30 @@ def test_odd_files_sent_to_the_cluster_read_as_locally(local_cluster, tmp_path):
     )
     kit.same_content(local, sent)
     assert {p: r["error"] for p, r in sent.items()} == {p: r["error"] for p, r in local.items()}
+
+
+def test_a_task_that_raises_fails_its_photo_alone(local_cluster):
+    """Photos go out in chunks; a chunk whose task raises (a photo that made the encoder
+    fail: here a job with no path, which no folder gives) is tried again a photo a task, so
+    that only that photo is unreadable and its neighbours are encoded as locally."""
+    photos = sorted((LFW / "images").glob("*/*.jpg"))[:23]
+    jobs = [Job(str(p), str(p), p.parent.name, p.stat().st_size, 0) for p in photos]
+    broken = Job(None, "broken", "nobody", 0, 0)  # type: ignore[arg-type]
+    todo = [*jobs[:11], broken, *jobs[11:]]
+    settings = Settings()
+    with DaskCluster(local_cluster) as cluster:
+        assert len(next(cluster._chunks(todo))) > 1  # the broken job shares a task
+        results = {r.job.key: r for r in cluster.results(todo, settings, MAX_PIXELS)}
+    assert len(results) == len(todo)
+    assert results["broken"].status == "error"
+    assert results["broken"].error.startswith("failed on the cluster (TypeError")
+    for job in jobs[9:14]:  # the broken job's neighbours, encoded as a local run encodes them
+        here = encode_file(Job(job.path, job.key, job.name, job.size, 0), settings, MAX_PIXELS)
+        there = results[job.key]
+        assert there.status == here.status
+        assert [f[:4] for f in there.faces] == [tuple(f.box) for f in here.faces]
+        for remote, local in zip(there.faces, here.faces, strict=True):
+            assert np.allclose(unpack(remote[4]), local.embedding, atol=1e-5)
 
 
 def test_cluster_from_the_environment(examples, local_cluster, tmp_path):
