@@ -40,6 +40,15 @@ def test_every_gallery_face_holds_its_photos_centre(preset):
     assert not holds_centre([8, 249, 112, 158], 250, 250)  # Hugo Chavez beside Elena de Chavez
 
 
+@pytest.mark.parametrize("preset", list(PACKAGED))
+def test_a_gallery_stores_its_cohorts_typical_nearness_of_every_face(preset):
+    """Measured once when the gallery is built (1.7 s), not at every command."""
+    g = BuiltinGallery(packaged(Settings(**QUALITY[preset])))
+    assert g.cohort().typical == g.typical == pytest.approx(np.median(g.cohort().nearness(g.X)))
+    fewer = g.cohort(without=g.names[:100])
+    assert fewer.typical == np.median(fewer.nearness(fewer.X)) != g.typical
+
+
 @needs_data
 def test_a_photo_where_only_someone_beside_is_found_gets_its_centred_face_from_the_cnn():
     photo = EXAMPLES.parent / "lfw" / "images" / "Elena_de_Chavez" / "Elena_de_Chavez_0001.jpg"

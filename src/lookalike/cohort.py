@@ -10,13 +10,13 @@ for the first and too strict for the second.  The calibrated distance of faces `
 where ``nearness(x)`` is the mean L2 distance from ``x`` to the nearest face of each of the
 :data:`NEAREST` cohort people nearest to it, after the :data:`SKIP` nearest person (who may
 be ``x``'s own: the built-in cohort is LFW, and a celebrity's own photos are in it), and
-``typical`` the cohort's median nearness: an ordinary face keeps its distance, and a line
-learnt against one cohort holds against another, denser or sparser (LFW less the people of
-the pairs it was learnt on, then all of LFW).  The cohort is the built-in LFW gallery made
-with the same settings, and ``offset`` is chosen when that gallery is built
-(:func:`offset_for`), so that 0.6, the same-person line, is the most accurate line on LFW
-View 1's training pairs.  ``NEAREST`` and ``SKIP`` were chosen on View 1 too (README,
-Accuracy).
+``typical`` the median nearness of the cohort's own faces (every one of them): an ordinary
+face keeps its distance, and a line learnt against one cohort holds against another, denser
+or sparser (LFW less the people of the pairs it was learnt on, then all of LFW).  The
+cohort is the built-in LFW gallery made with the same settings, and ``offset`` is chosen
+when that gallery is built (:func:`offset_for`), so that 0.6, the same-person line, is the
+most accurate line on LFW View 1's training pairs.  ``NEAREST`` and ``SKIP`` were chosen on
+View 1 too (docs/accuracy.md).
 """
 
 from __future__ import annotations
@@ -31,9 +31,6 @@ NEAREST = 10
 SKIP = 1
 #: Faces compared with the cohort at once (rows of the distance matrix: 13,233 floats each).
 _CHUNK = 256
-#: About this many cohort faces (every n-th: the same each load) make ``typical``: within
-#: 0.001 of all 13,233 for the LFW gallery, at a 50th of the cost.
-_TYPICAL_SAMPLE = 256
 
 
 @dataclass
@@ -47,14 +44,22 @@ class Cohort:
     typical: float = 0.0  # the median nearness of the cohort's own faces
 
     @classmethod
-    def of(cls, X: np.ndarray, person: np.ndarray, offset: float = 0.0) -> Cohort:
-        """A cohort of the faces ``X`` of the people ``person`` (a code per face)."""
+    def of(
+        cls, X: np.ndarray, person: np.ndarray, offset: float = 0.0, typical: float | None = None
+    ) -> Cohort:
+        """A cohort of the faces ``X`` of the people ``person`` (a code per face).
+
+        ``typical`` is measured on every face unless given (the built-in galleries store
+        theirs): about 1.7 s for all of LFW.  A sample of 256 faces was 0.001-0.0024 off,
+        and differently so for each part of LFW left out, which moved verdicts near the
+        line by as much (docs/accuracy.md).
+        """
         order = np.argsort(person, kind="stable")
         X = np.ascontiguousarray(X[order], dtype=np.float32)
         person = np.asarray(person)[order]
         starts = np.flatnonzero(np.r_[True, person[1:] != person[:-1]])
         cohort = cls(X, starts, np.einsum("ij,ij->i", X, X), offset)
-        cohort.typical = float(np.median(cohort.nearness(X[:: max(1, len(X) // _TYPICAL_SAMPLE)])))
+        cohort.typical = float(np.median(cohort.nearness(X))) if typical is None else typical
         return cohort
 
     def nearness(self, E: np.ndarray) -> np.ndarray:

@@ -178,6 +178,7 @@ def build(
         boxes=np.array([f.box for f in found.values()], np.int16),
         X=X,
         offset=np.array(dev_offset(X, person, rows, read_pairs(dev_pairs))),
+        typical=np.array(Cohort.of(X, person).typical),
     )
     return len(found)
 
@@ -231,13 +232,17 @@ class BuiltinGallery:
             self.X = np.ascontiguousarray(data["X"], dtype=np.float32)
             #: None in a gallery made before verdicts were calibrated (2026-12-03)
             self.offset = float(data["offset"]) if "offset" in data else None
+            #: the whole gallery's typical nearness (:class:`Cohort`), stored since 2026-12-04
+            self.typical = float(data["typical"]) if "typical" in data else None
         #: the LFW folder (holding ``images/``) when its photos are here (:func:`builtin_gallery`)
         self.lfw: Path | None = None
 
     def cohort(self, without: Iterable[str] = ()) -> Cohort:
         """The gallery as a cohort to calibrate against, less the people named ``without``."""
-        keep = ~np.isin(np.array(self.names)[self.person], list(without))
-        return Cohort.of(self.X[keep], self.person[keep], self.offset or 0.0)
+        without = list(without)
+        keep = ~np.isin(np.array(self.names)[self.person], without)
+        typical = None if without else self.typical
+        return Cohort.of(self.X[keep], self.person[keep], self.offset or 0.0, typical)
 
     def __enter__(self) -> BuiltinGallery:
         return self
