@@ -9,7 +9,9 @@ photo); the best of each family there, by BCubed F1 with pairwise precision >= 9
 two people is worse than splitting one), is then reported on the other half, beside the
 baseline measured in the same run: Chinese whispers at L2 0.5, dlib's own example.  The
 cohort that calibrates one half is the other half's people, so no face is calibrated
-against its own person.  Last, the chosen method clusters all 13,233 faces, timed.
+against its own person.  Where the method `lookalike cluster` uses (``cluster.CHOSEN``) is
+not the one chosen in this run, it is reported too, and the goals are given for both.
+Last, lookalike's method clusters all 13,233 faces, timed.
 
 No encoding: the embeddings are the packaged galleries (src/lookalike/data/).
 """
@@ -151,24 +153,36 @@ def main() -> None:
     reported = {f: run(p.method, Xr, tr, cr, memory=True) for f, p in picks.items()}
     for r in reported.values():
         print(row("**chosen**" if r.method == chosen.method else "", r))
-    final = reported[family(chosen.method)]
-    gain = final.scores["bcubed_f1"] - baseline.scores["bcubed_f1"]
-    precision = final.scores["pairwise_precision"]
+    shipped = run(C.CHOSEN, Xr, tr, cr, memory=True)
+    if chosen.method != C.CHOSEN:
+        print(row("**lookalike**", shipped))
 
-    everyone = run(chosen.method, g.X, g.person, g.cohort(), memory=True)
+    everyone = run(C.CHOSEN, g.X, g.person, g.cohort(), memory=True)
     everyone_base = run(C.BASELINE, g.X, g.person, g.cohort(), memory=True)
     print(f"\nall {len(g.X):,} faces (cohort: all of LFW)\n" + HEADER)
     print(row("baseline", everyone_base))
-    print(row("**chosen**", everyone))
+    print(row("**lookalike**", everyone))
     print("\ngoals (report half, against the baseline of this run):")
-    goal = f"+{GOAL_POINTS * 100:.0f}"
-    print(f"  BCubed F1 {gain * 100:+.1f} points (goal: {goal}): {_ok(gain >= GOAL_POINTS)}")
-    print(
-        f"  pairwise precision {precision:.2%} (goal: >= 99%): {_ok(precision >= PRECISION_FLOOR)}"
-    )
+    goals(C.CHOSEN.describe() + " (lookalike)", shipped, baseline)
+    if chosen.method != C.CHOSEN:
+        goals(
+            chosen.method.describe() + " (chosen here)", reported[family(chosen.method)], baseline
+        )
     print(
         f"  all {len(g.X):,} faces in {everyone.seconds:.1f} s (goal: < {GOAL_SECONDS:.0f} s): "
         f"{_ok(everyone.seconds < GOAL_SECONDS)}"
+    )
+
+
+def goals(label: str, r: Run, baseline: Run) -> None:
+    """The BCubed F1 gain over the baseline and the pairwise precision of ``r``."""
+    gain = r.scores["bcubed_f1"] - baseline.scores["bcubed_f1"]
+    precision = r.scores["pairwise_precision"]
+    goal = f"+{GOAL_POINTS * 100:.0f}"
+    print(
+        f"  {label}: BCubed F1 {gain * 100:+.1f} points (goal: {goal}): "
+        f"{_ok(gain >= GOAL_POINTS)}; pairwise precision {precision:.2%} (goal: >= 99%): "
+        f"{_ok(precision >= PRECISION_FLOOR)}"
     )
 
 
