@@ -38,8 +38,9 @@ import numpy as np
 import synthetic
 
 from lookalike import ann, api
-from lookalike.faces import QUALITY, Settings, dlib_info
+from lookalike.faces import QUALITY, Settings
 from lookalike.index import DIM, Gallery, Index, PhotoRecord, pack
+from lookalike.models.dlibnets import dlib_info
 
 HERE = Path(__file__).resolve().parent
 TOP = 10

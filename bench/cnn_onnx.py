@@ -26,8 +26,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # one core, as an indexing w
 import numpy as np  # noqa: E402
 from measure import alternate  # noqa: E402
 
-from lookalike import cnn, encoder, faces  # noqa: E402
+from lookalike import faces  # noqa: E402
 from lookalike.images import load_photo, shrink  # noqa: E402
+from lookalike.models import cnn, dlibnets, runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -39,7 +40,7 @@ def lfw_photos(lfw: Path, count: int) -> list[Path]:
 
 
 def dlib_boxes(pixels: np.ndarray) -> list[tuple]:
-    found = faces._cnn_detector()(pixels, 0)
+    found = dlibnets.cnn_detector()(pixels, 0)
     return [
         ((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), d.confidence)
         for d in found
@@ -47,7 +48,7 @@ def dlib_boxes(pixels: np.ndarray) -> list[tuple]:
 
 
 def hog_boxes(pixels: np.ndarray) -> list:
-    return list(faces._hog_detector()(pixels, 0))
+    return list(dlibnets.hog_detector()(pixels, 0))
 
 
 def onnx_boxes(pixels: np.ndarray) -> list[tuple]:
@@ -118,7 +119,7 @@ def main() -> None:
         detect(timed[0])  # warm up: models loaded, session built
     timers = {name: partial(ms_per_photo, detect, timed) for name, detect in engines.items()}
     result = {
-        "threads": encoder.threads(),
+        "threads": runtime.threads(),
         "photo_shape": list(timed[0].shape),
         "ms_per_photo": alternate(timers, args.rounds),
         "parity": parity(images),

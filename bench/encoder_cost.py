@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 from lookalike import faces  # noqa: E402
 from lookalike.faces import Settings, detect  # noqa: E402
 from lookalike.images import load_photo  # noqa: E402
+from lookalike.models import runtime  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +45,7 @@ def main() -> None:
             {
                 "ms_per_face": 1000 * float(np.median(times)),
                 "samples": len(times),
-                "engine": faces.engine(),
+                "engine": runtime.engine(),
             }
         )
     )

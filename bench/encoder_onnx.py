@@ -27,8 +27,9 @@ os.environ["LOOKALIKE_ENGINE"] = "onnx"  # cut the chips fast; each engine is ca
 import numpy as np  # noqa: E402
 from measure import alternate  # noqa: E402
 
-from lookalike import encoder, faces  # noqa: E402
+from lookalike import faces  # noqa: E402
 from lookalike.images import load_photo  # noqa: E402
+from lookalike.models import dlibnets, encoder, runtime  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +55,7 @@ def ms_per_face(encode, chips: list[np.ndarray], batch: int) -> float:
 
 def timings(chips: list[np.ndarray], rounds: int) -> dict[str, dict]:
     """Each engine's ms a face, ``rounds`` runs alternating: the runs and their median."""
-    dlib_encoder = faces._encoder()
+    dlib_encoder = dlibnets.encoder()
     engines = {
         "dlib": (lambda cs: [dlib_encoder.compute_face_descriptor(c) for c in cs], 1),
         "onnx batch 1": (encoder.embed, 1),
@@ -67,7 +68,7 @@ def timings(chips: list[np.ndarray], rounds: int) -> dict[str, dict]:
 
 
 def parity(chips: list[np.ndarray]) -> dict:
-    dlib_encoder = faces._encoder()
+    dlib_encoder = dlibnets.encoder()
     ours = np.concatenate([encoder.embed(chips[i : i + 8]) for i in range(0, len(chips), 8)])
     theirs = np.array([dlib_encoder.compute_face_descriptor(c) for c in chips], np.float32)
     gaps = np.linalg.norm(ours - theirs, axis=1)
@@ -85,7 +86,7 @@ def main() -> None:
     chips = chips_of(lfw_photos(args.lfw, count))
     print(f"{len(chips)} faces in {count} LFW photos", file=sys.stderr)
     result = {
-        "threads": encoder.threads(),
+        "threads": runtime.threads(),
         "ms_per_face": timings(chips[: args.time_faces], args.rounds),
         "parity": parity(chips),
     }

@@ -48,7 +48,7 @@ import numpy as np
 
 from lookalike import api, search
 from lookalike.cohort import best_threshold
-from lookalike.faces import QUALITY, TOLERANCE, Settings, as_now, dlib_info
+from lookalike.faces import QUALITY, TOLERANCE, Settings, as_now
 from lookalike.gallery import (
     DEFAULT_CACHE,
     BuiltinGallery,
@@ -62,6 +62,7 @@ from lookalike.gallery import (
     read_pairs,
 )
 from lookalike.index import Index
+from lookalike.models.dlibnets import dlib_info
 
 ROOT = Path(__file__).resolve().parents[1]
 METRICS = ("l2", "l1", "cosine")

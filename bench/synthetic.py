@@ -29,8 +29,9 @@ from importlib.resources import files
 import numpy as np
 
 from lookalike import ann
-from lookalike.faces import QUALITY, Settings, dlib_info
+from lookalike.faces import QUALITY, Settings
 from lookalike.index import DIM, Index, PhotoRecord, pack
+from lookalike.models.dlibnets import dlib_info
 
 BYSTANDER_EVERY = 5
 BATCH_PHOTOS = 20_000

@@ -21,6 +21,7 @@ import dlib
 
 from lookalike import faces
 from lookalike.images import load_photo
+from lookalike.models import dlibnets
 
 PHOTO = Path(__file__).resolve().parents[1].parent / "shared/data/examples/obama-720p.jpg"
 
@@ -44,13 +45,13 @@ def main() -> None:
     pixels = load_photo(args.photo).pixels
     detector = dlib.get_frontal_face_detector()
     rect = max(detector(pixels, 1), key=lambda r: r.area())
-    shape = faces._landmarks("5-point")(pixels, rect)
+    shape = dlibnets.landmarks("5-point")(pixels, rect)
     chip = dlib.get_face_chip(pixels, shape, size=faces.CHIP_SIZE, padding=faces.CHIP_PADDING)
-    encoder = faces._encoder()
+    encoder = dlibnets.encoder()
     print(
         json.dumps(
             {
-                "dlib": faces.dlib_info(),
+                "dlib": dlibnets.dlib_info(),
                 "photo": args.photo.name,
                 "hog_ms": median_ms(lambda: detector(pixels, 1), args.runs),
                 "encode_ms": median_ms(lambda: encoder.compute_face_descriptor(chip, 1), args.runs),

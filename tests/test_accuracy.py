@@ -13,6 +13,7 @@ from lookalike import faces
 from lookalike.faces import QUALITY, Settings
 from lookalike.gallery import nearest_centre
 from lookalike.images import Photo, load_photo
+from lookalike.models import dlibnets
 
 LFW = DATA / "lfw" / "images"
 #: HOG finds no face in this LFW photo at upsample 0, 1 or 2; the CNN detector does.
@@ -68,7 +69,7 @@ def test_mirror_averages_the_chip_and_its_mirror_image():
     plain = faces.detect(photo, Settings())[0]
     mirrored = faces.detect(photo, Settings(mirror=True))[0]
     assert plain.box == mirrored.box
-    encoder = faces._encoder()
+    encoder = dlibnets.encoder()
     flipped = np.asarray(encoder.compute_face_descriptor(np.ascontiguousarray(plain.chip[:, ::-1])))
     expected = (plain.embedding + flipped) / 2
     assert np.linalg.norm(mirrored.embedding - expected) < 1e-5
@@ -169,15 +170,16 @@ def test_a_padding_recorded_as_a_number_reads_as_it_was_made():
 
 def test_an_unknown_landmark_model_is_refused():
     with pytest.raises(ValueError, match="unknown landmark model '7-point'"):
-        faces._landmarks("7-point")
+        dlibnets.landmarks("7-point")
 
 
 @needs_data
 def test_the_68_point_model_is_loaded_only_by_settings_that_use_it():
     code = (
         "from lookalike import faces; from lookalike.images import load_photo; "
+        "from lookalike.models import dlibnets; "
         f"faces.detect(load_photo({str(EXAMPLES / 'obama.jpg')!r}), faces.Settings()); "
-        "print(faces._landmarks.cache_info().currsize)"
+        "print(dlibnets.landmarks.cache_info().currsize)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "1"

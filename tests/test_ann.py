@@ -17,8 +17,9 @@ from test_json import assert_match_report
 
 from lookalike import ann, api
 from lookalike.cli import main
-from lookalike.faces import Settings, dlib_info
+from lookalike.faces import Settings
 from lookalike.index import DIM, Index, PhotoRecord, pack
+from lookalike.models.dlibnets import dlib_info
 
 PEOPLE, PHOTOS = 150, 4
 

@@ -11,9 +11,10 @@ from conftest import EXAMPLES, needs_data
 from lookalike import api, cohort
 from lookalike.cli import main
 from lookalike.cohort import Cohort, best_threshold, offset_for
-from lookalike.faces import QUALITY, Settings, dlib_info
+from lookalike.faces import QUALITY, Settings
 from lookalike.gallery import BuiltinGallery, cohort_for, packaged
 from lookalike.index import Index
+from lookalike.models.dlibnets import dlib_info
 
 
 def on_a_line(positions: list[float]) -> np.ndarray:

@@ -23,8 +23,9 @@ PHOTOS = ["obama.jpg", "two_people.jpg"]
 PROBE = """
 import json, sys
 from lookalike import faces
+from lookalike.models import dlibnets
 from lookalike.images import load_photo
-out = {"dlib": faces.dlib_info(), "faces": {}}
+out = {"dlib": dlibnets.dlib_info(), "faces": {}}
 for path in sys.argv[1:]:
     found = faces.detect(load_photo(path), faces.Settings())
     out["faces"][path] = [[list(f.box), f.embedding.tolist()] for f in found]

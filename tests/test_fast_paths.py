@@ -10,10 +10,11 @@ import pytest
 from conftest import DATA, EXAMPLES, needs_data
 from PIL import Image
 
-from lookalike import api, faces
+from lookalike import api
 from lookalike.faces import QUALITY, Settings, detect
 from lookalike.images import Photo, load_photo, shrink
 from lookalike.index import DIM, Index, Names, PhotoRecord, pack
+from lookalike.models import dlibnets, hog
 
 
 def _iou(a, b) -> float:
@@ -68,16 +69,16 @@ def test_a_corrupt_cached_hog_detector_is_rebuilt(tmp_path, monkeypatch):
     photo = load_photo(EXAMPLES / "two_people.jpg")
     expected = [f.box for f in detect(photo, Settings())]
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    faces._hog_detector.cache_clear()
+    dlibnets.hog_detector.cache_clear()
     try:
-        faces._hog_detector()  # builds and saves it
+        dlibnets.hog_detector()  # builds and saves it
         (saved,) = tmp_path.glob("lookalike/frontal_face_detector-*.svm")
         saved.write_bytes(b"not a detector")
-        faces._hog_detector.cache_clear()
+        dlibnets.hog_detector.cache_clear()
         assert [f.box for f in detect(photo, Settings())] == expected
         assert saved.stat().st_size > 100_000  # rewritten whole
     finally:
-        faces._hog_detector.cache_clear()
+        dlibnets.hog_detector.cache_clear()
 
 
 # -- the search sidecar ---------------------------------------------------------------------
@@ -240,12 +241,12 @@ def test_the_lanczos_copy_is_the_thumbnail_face_recognitions_cli_makes():
 def test_hog_levels_find_the_full_scans_boxes_of_the_faces_looked_for(upsample, min_side):
     """Skipping the pyramid levels of the small faces changes no box of the bigger ones."""
     pixels, _ = shrink(load_photo(GROUP).pixels, 1600, "lanczos")
-    full = list(faces._hog_detector()(pixels, upsample))
-    first = faces._first_level(upsample, min_side)
-    smallest = faces.HOG_BOX * faces.HOG_LEVEL_RATIO**first / 2**upsample
+    full = list(dlibnets.hog_detector()(pixels, upsample))
+    first = hog.first_level(upsample, min_side)
+    smallest = hog.HOG_BOX * hog.HOG_LEVEL_RATIO**first / 2**upsample
     expected = sorted(_ltrb(r) for r in full if r.right() - r.left() >= 0.95 * smallest)
     assert first >= 2 and expected
-    assert sorted(_ltrb(r) for r in faces._hog_levels(pixels, upsample, min_side)) == expected
+    assert sorted(_ltrb(r) for r in hog.levels(pixels, upsample, min_side)) == expected
     if upsample:
         assert len(expected) < len(full)  # the face of 84 px is under this min_side
 
@@ -260,7 +261,7 @@ def test_the_cli_preset_looks_for_small_faces_down_to_a_sixteenth_of_the_photo(s
     canvas = Image.new("RGB", (side, side * 3 // 4), "white")
     canvas.paste(face, (side // 3, side // 4))
     photo = Photo(np.asarray(canvas), 1.0, canvas.width, canvas.height)
-    full = [_ltrb(r) for r in faces._hog_detector()(photo.pixels, 1)]
+    full = [_ltrb(r) for r in dlibnets.hog_detector()(photo.pixels, 1)]
     assert len(full) == 1  # the CLI finds it in both
     ours = [(f.box[3], f.box[0], f.box[1], f.box[2]) for f in detect(photo, CLI)]
     assert ours == (full if found else [])

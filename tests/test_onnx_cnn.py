@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from conftest import DATA, EXAMPLES, LFW, needs_data
 
-from lookalike import cnn, dlibdnn, faces
+from lookalike import faces
 from lookalike.images import load_photo, shrink
+from lookalike.models import cnn, dlibdnn, dlibnets, runtime, weights
 
 pytest.importorskip("onnxruntime")
 
-WEIGHTS = faces.model_dir() / faces.CNN_FILE
+WEIGHTS = weights.model_dir() / weights.CNN_FILE
 
 
 def test_reader_on_the_real_file():
@@ -76,7 +77,7 @@ def web_photos() -> list[Path]:
 def test_same_boxes_as_dlib(pick, side, least):
     """On the copies the CNN looks at (at most 320 px as the fallback, 800 px as a harder look
     at a query), every box is dlib's and every confidence within 1e-4 of it."""
-    dlib_cnn = faces._cnn_detector()
+    dlib_cnn = dlibnets.cnn_detector()
     found = 0
     for path in pick():
         small, _ = shrink(load_photo(path).pixels, side)
@@ -95,7 +96,7 @@ def test_faces_uses_it_with_the_onnx_engine(monkeypatch):
     photo = load_photo(EXAMPLES / "obama_small.jpg")
     settings = faces.Settings(detector="cnn", shrink=240)
     by = {}
-    for name in faces.ENGINES:
+    for name in runtime.ENGINES:
         monkeypatch.setenv("LOOKALIKE_ENGINE", name)
         by[name] = faces.detect(photo, settings)
     assert [f.box for f in by["onnx"]] == [f.box for f in by["dlib"]] and len(by["dlib"]) == 1

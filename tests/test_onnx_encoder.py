@@ -10,14 +10,16 @@ import numpy as np
 import pytest
 from conftest import EXAMPLES, LFW, needs_data
 
-from lookalike import dlibdnn, encoder, faces
+from lookalike import faces
 from lookalike.images import load_photo
+from lookalike.models import dlibdnn, dlibnets, encoder, runtime, weights
+from lookalike.models.weights import ENCODER_FILE
 
 pytest.importorskip("onnxruntime")
 
 #: Every ONNX encoding within this L2 distance of dlib's (encodings are about 1.3 long).
 PARITY = 1e-4
-WEIGHTS = faces.model_dir() / faces.ENCODER_FILE
+WEIGHTS = weights.model_dir() / weights.ENCODER_FILE
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +76,7 @@ def test_float_details():
 
 def test_reader_refuses_other_files(tmp_path):
     with pytest.raises(dlibdnn.FormatError):
-        dlibdnn.read(faces.model_dir() / faces.LANDMARK_FILES["5-point"])
+        dlibdnn.read(weights.model_dir() / weights.LANDMARK_FILES["5-point"])
     cut = tmp_path / "cut.dat"
     cut.write_bytes(WEIGHTS.read_bytes()[:1_000_000])
     with pytest.raises(dlibdnn.FormatError, match="end of file"):
@@ -89,7 +91,7 @@ def test_graph_matches_dlib_on_random_chips(net, dlib_encoder):
 
 
 def test_model_cached_by_the_weights_hash(tmp_path, monkeypatch):
-    weights = tmp_path / faces.ENCODER_FILE
+    weights = tmp_path / ENCODER_FILE
     weights.write_bytes(WEIGHTS.read_bytes())
     path = encoder.load_model(weights, tmp_path / "cache")
     assert path == encoder.model_path(weights, tmp_path / "cache") and path.stat().st_size > 2e7
@@ -124,12 +126,12 @@ def test_damaged_cached_model_is_built_again(tmp_path, monkeypatch):
 
 def test_threads(monkeypatch):
     monkeypatch.delenv("LOOKALIKE_ONNX_THREADS", raising=False)
-    assert encoder.threads() == 1
+    assert runtime.threads() == 1
     monkeypatch.setenv("LOOKALIKE_ONNX_THREADS", "3")
-    assert encoder.threads() == 3
+    assert runtime.threads() == 3
     monkeypatch.setenv("LOOKALIKE_ONNX_THREADS", "many")
     with pytest.raises(ValueError):
-        encoder.threads()
+        runtime.threads()
 
 
 def real_chips(count: int) -> list[np.ndarray]:
@@ -174,17 +176,17 @@ def no_engine(monkeypatch):
 
 
 def test_engine_choice(no_engine, monkeypatch):
-    assert faces.engine() == "onnx"  # onnxruntime is installed
-    faces.set_engine("dlib")
-    assert faces.engine() == "dlib" and faces.dlib_info()["engine"] == "dlib"
+    assert runtime.engine() == "onnx"  # onnxruntime is installed
+    runtime.set_engine("dlib")
+    assert runtime.engine() == "dlib" and dlibnets.dlib_info()["engine"] == "dlib"
     with pytest.raises(ValueError, match="unknown encoder engine"):
-        faces.set_engine("tensorflow")
-    assert faces.engine() == "dlib"  # the choice before stands
-    monkeypatch.setattr(encoder, "available", lambda: False)
+        runtime.set_engine("tensorflow")
+    assert runtime.engine() == "dlib"  # the choice before stands
+    monkeypatch.setattr(runtime, "available", lambda: False)
     monkeypatch.setenv("LOOKALIKE_ENGINE", "")
-    assert faces.engine() == "dlib"
-    with pytest.raises(faces.ModelError, match="onnxruntime"):
-        faces.set_engine("onnx")
+    assert runtime.engine() == "dlib"
+    with pytest.raises(runtime.ModelError, match="onnxruntime"):
+        runtime.set_engine("onnx")
 
 
 def test_engines_embed_alike(no_engine, monkeypatch):
@@ -192,8 +194,8 @@ def test_engines_embed_alike(no_engine, monkeypatch):
     jittered encodings (dlib's random crops) are dlib's whatever the engine."""
     chips = list(np.random.default_rng(2).integers(0, 256, (2, 150, 150, 3), np.uint8))
     by = {}
-    for name in faces.ENGINES:
-        faces.set_engine(name)
+    for name in runtime.ENGINES:
+        runtime.set_engine(name)
         by[name] = faces.embed(chips, faces.Settings(mirror=True))
     assert by["onnx"].shape == (128,) and by["onnx"].dtype == np.float32
     assert np.linalg.norm(by["onnx"] - by["dlib"]) < PARITY
@@ -213,7 +215,7 @@ def test_cli_engine(no_engine):
 
     photos = [str(EXAMPLES / "obama.jpg"), str(EXAMPLES / "obama2.jpg")]
     distances = {}
-    for name in faces.ENGINES:
+    for name in runtime.ENGINES:
         result = CliRunner().invoke(main, ["distance", *photos, "--engine", name, "--json"])
         assert result.exit_code == 0, result.output
         distances[name] = json.loads(result.output)["distance"]
@@ -228,7 +230,7 @@ def test_cli_engine(no_engine):
 def has_cuda() -> bool:
     import onnxruntime as ort
 
-    return encoder.CUDA in ort.get_available_providers()
+    return runtime.CUDA in ort.get_available_providers()
 
 
 needs_cuda = pytest.mark.skipif(
@@ -239,7 +241,7 @@ needs_cuda = pytest.mark.skipif(
 @pytest.fixture
 def no_device(monkeypatch, no_engine):
     """No device chosen, and sessions built for whatever a test chooses dropped after it."""
-    from lookalike import cnn
+    from lookalike.models import cnn
 
     monkeypatch.setenv("LOOKALIKE_DEVICE", "")
     yield
@@ -248,20 +250,20 @@ def no_device(monkeypatch, no_engine):
 
 
 def test_device_choice(no_device):
-    assert encoder.device() == "auto"
-    encoder.set_device("cpu")
-    assert encoder.device() == "cpu" and encoder.providers() == [encoder.CPU]
+    assert runtime.device() == "auto"
+    runtime.set_device("cpu")
+    assert runtime.device() == "cpu" and runtime.providers() == [runtime.CPU]
     with pytest.raises(ValueError, match="unknown device 'tpu'"):
-        encoder.set_device("tpu")
-    assert encoder.device() == "cpu"  # the choice before stands
-    faces.set_engine("dlib")
-    with pytest.raises(faces.ModelError, match="needs the onnx engine"):
-        encoder.set_device("cuda")
+        runtime.set_device("tpu")
+    assert runtime.device() == "cpu"  # the choice before stands
+    runtime.set_engine("dlib")
+    with pytest.raises(runtime.ModelError, match="needs the onnx engine"):
+        runtime.set_device("cuda")
 
 
 def test_auto_runs_on_the_gpu_where_there_is_one(no_device):
     encoder._session.cache_clear()
-    assert encoder.provider() == (encoder.CUDA if has_cuda() else encoder.CPU)
+    assert encoder.provider() == (runtime.CUDA if has_cuda() else runtime.CPU)
 
 
 @pytest.mark.skipif(has_cuda(), reason="onnxruntime has a CUDA provider here")
@@ -289,10 +291,10 @@ def test_cli_device_gives_the_cpu_encodings(no_device, device):
 
     photos = [str(EXAMPLES / "obama.jpg"), str(EXAMPLES / "obama2.jpg")]
     dlib = CliRunner().invoke(main, ["distance", *photos, "--engine", "dlib", "--json"])
-    faces.set_engine("onnx")
+    runtime.set_engine("onnx")
     encoder._session.cache_clear()
     result = CliRunner().invoke(main, ["distance", *photos, "--device", device, "--json"])
     assert result.exit_code == 0, result.output
     distance = json.loads(result.output)["distance"]
     assert distance == pytest.approx(json.loads(dlib.output)["distance"], abs=1e-4)
-    assert encoder.provider() == {"cpu": encoder.CPU, "cuda": encoder.CUDA}[device]
+    assert encoder.provider() == {"cpu": runtime.CPU, "cuda": runtime.CUDA}[device]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from . import ann, config, encoder, search, verdict
+from . import ann, config, search, verdict
 from . import faces as facelib
 from .cohort import Cohort
 from .distributor import DaskCluster, Distributor, LocalPool
@@ -27,6 +27,7 @@ from .gallery import BuiltinGallery, builtin_gallery, cohort_for
 from .images import DEFAULT_MAX_PIXELS, ImageError, Photo, load_photo
 from .index import Gallery, Index, IndexFileError, default_path
 from .indexer import Summary, index_folder, settings_diff, settings_mismatch
+from .models import dlibnets, encoder
 
 
 class NoFaceError(Exception):
@@ -559,10 +560,10 @@ def info(index_path: str | os.PathLike | None = None) -> dict:
 
 
 def running() -> dict:
-    """:func:`lookalike.faces.dlib_info`, with the onnxruntime execution provider the
+    """:func:`.models.dlibnets.dlib_info`, with the onnxruntime execution provider the
     encoder runs on here (``CPUExecutionProvider``, ``CUDAExecutionProvider``) when the
     engine is onnx: the one its session took, not the one asked for."""
-    dlib = facelib.dlib_info()
+    dlib = dlibnets.dlib_info()
     return dlib | ({"provider": encoder.provider()} if dlib["engine"] == "onnx" else {})
 
 

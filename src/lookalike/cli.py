@@ -11,13 +11,15 @@ from pathlib import Path
 
 import click
 
-from . import api, config, encoder, export, facemap, maphtml, montage, search
+from . import api, config, export, facemap, maphtml, montage, search
 from .distributor import ClusterError
-from .faces import ENGINES, QUALITY, ModelError, Settings, as_now, set_engine
+from .faces import QUALITY, Settings, as_now
 from .gallery import BuiltinGallery, preset_of
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .index import Index, IndexFileError
 from .indexer import Summary
+from .models import runtime
+from .models.weights import ModelError
 
 USER_ERRORS = (
     ImageError,
@@ -76,20 +78,20 @@ def engine_option(command: Callable) -> Callable:
     @wraps(command)
     def wrapper(*args, engine: str | None = None, device: str | None = None, **kwargs):
         if engine:
-            set_engine(engine)
+            runtime.set_engine(engine)
         if device:
-            encoder.set_device(device)
+            runtime.set_device(device)
         return command(*args, **kwargs)
 
     wrapper = click.option(
         "--device",
-        type=click.Choice(encoder.DEVICES),
+        type=click.Choice(runtime.DEVICES),
         help="Where onnxruntime runs them: cuda (needs onnxruntime-gpu and an NVIDIA GPU), "
         "cpu, or auto: the GPU where there is one [default: auto; env LOOKALIKE_DEVICE].",
     )(wrapper)
     return click.option(
         "--engine",
-        type=click.Choice(ENGINES),
+        type=click.Choice(runtime.ENGINES),
         help="Who runs dlib's face encoder and CNN detector: onnx (onnxruntime, about 10x "
         "faster; the default where installed) or dlib itself.  The same encodings and boxes.  "
         "[env LOOKALIKE_ENGINE]",

@@ -18,10 +18,10 @@ from importlib.metadata import version
 from itertools import chain
 from typing import Protocol
 
-from . import faces as facelib
 from .faces import Settings
 from .index import pack
 from .indexer import Job, Result, _init_worker, _work, encode_file
+from .models.weights import ModelError, model_dir
 
 #: Tasks in flight per worker thread: enough that no worker waits for its next photo
 #: between two results, few enough that ``--send-photos`` holds only a few photos in memory.
@@ -280,8 +280,8 @@ def encode_remote(job: Job, settings: Settings, max_pixels: int, data: bytes | N
 def _worker_check(client_version: str) -> str:
     """What keeps this worker from encoding as the client would ('' if nothing)."""
     try:
-        facelib.model_dir()
-    except facelib.ModelError as e:
+        model_dir()
+    except ModelError as e:
         return str(e)
     here = version("lookalike")
     if here != client_version:

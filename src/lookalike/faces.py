@@ -1,27 +1,24 @@
-"""Faces: the only module that touches dlib.
+"""Faces: detection, alignment, and the vector each face gets.
 
 The pipeline is face_recognition's: HOG (or CNN) detection, 5-point landmarks, the aligned
-150x150 chip, and dlib's 128-d ResNet encoding.  Models are read from the
-``face_recognition_models`` package's files, each loaded once per process and only when
-first needed (the 68-point model, 95 MB and 0.7 s to load, only by settings that align
-with it).
+150x150 chip, and dlib's 128-d ResNet encoding.  The networks themselves are one layer
+below, in :mod:`lookalike.models`; this module decides where to look for faces, cuts the
+chips each network wants and asks them for vectors.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from .images import Photo, shrink
+from .models import dlibnets, hog
+from .models.runtime import engine
 
 #: Encodings of one face under this L2 distance are taken to be the same person
 #: (face_recognition's default tolerance).
@@ -50,24 +47,6 @@ HARDER_CNN_SIDE = 800
 #: tried in that order), besides "none".
 FALLBACKS = ("hog", "cnn")
 
-#: The landmark models a chip can be aligned with, by the name ``Settings.landmarks`` uses.
-LANDMARK_FILES = {
-    "5-point": "shape_predictor_5_face_landmarks.dat",
-    "68-point": "shape_predictor_68_face_landmarks.dat",
-}
-ENCODER_FILE = "dlib_face_recognition_resnet_model_v1.dat"
-#: Who runs the encoder and the CNN detector's network: dlib, or onnxruntime on graphs of
-#: dlib's own weights (:mod:`lookalike.encoder`, :mod:`lookalike.cnn`: the same encodings
-#: within L2 1e-5 and the same boxes, about 10x faster).
-ENGINES = ("dlib", "onnx")
-CNN_FILE = "mmod_human_face_detector.dat"
-
-
-#: dlib's HOG face boxes are this wide (right - left) in the pyramid level they are found in;
-#: each level down the pyramid (5/6 the size) finds faces 1.2x bigger.
-HOG_BOX = 72
-HOG_LEVEL_RATIO = 6 / 5.0
-
 #: What the fields added after the first release meant before they existed.
 LEGACY = {
     "fallback": "none",
@@ -79,10 +58,6 @@ LEGACY = {
     "fallback_share": 0.0,
     "small_faces": 0,
 }
-
-
-class ModelError(Exception):
-    """The face model files cannot be found or loaded."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +83,7 @@ class Settings:
     padding: str = str(CHIP_PADDING)
     resample: str = "bilinear"  # bilinear | lanczos: how the detection copy is shrunk
     #: With HOG, look only for faces at least this tall (original pixels; 0: all): the
-    #: pyramid levels that only hold smaller faces are not scanned (see _hog_levels).
+    #: pyramid levels that only hold smaller faces are not scanned (see models.hog.levels).
     min_face: int = 0
     encode_from: str = "photo"  # photo | copy: the pixels the chips are cut from
     #: With ``min_face`` and the HOG fallback: in a photo without a face that tall, the
@@ -239,52 +214,6 @@ class Face:
         return chip_jpeg(self.chip, quality)
 
 
-def model_dir() -> Path:
-    """Where face_recognition_models keeps its weight files.
-
-    Found without importing the package: its ``__init__`` imports ``pkg_resources``, which
-    recent setuptools no longer ship.
-    """
-    spec = importlib.util.find_spec("face_recognition_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError("the face_recognition_models package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "models"
-
-
-def dlib_info() -> dict:
-    """Which dlib is running: its version, whether it was built with BLAS, and the engine
-    that runs its encoder."""
-    import dlib
-
-    blas = bool(getattr(dlib, "DLIB_USE_BLAS", False))
-    return {"version": dlib.__version__, "blas": blas, "engine": engine()}
-
-
-def set_engine(name: str) -> None:
-    """Run the encoder with ``name`` (one of :data:`ENGINES`) in this process and the
-    worker processes it starts (through the environment: any start method inherits it)."""
-    os.environ["LOOKALIKE_ENGINE"] = _checked_engine(name)
-
-
-def engine() -> str:
-    """The encoder's engine: ``LOOKALIKE_ENGINE``, else onnx where onnxruntime is installed."""
-    from . import encoder
-
-    name = os.environ.get("LOOKALIKE_ENGINE") or ("onnx" if encoder.available() else "dlib")
-    return _checked_engine(name)
-
-
-def _checked_engine(name: str) -> str:
-    """``name``, refused if unknown or not installed."""
-    from . import encoder
-
-    if name not in ENGINES:
-        raise ValueError(f"unknown encoder engine {name!r} ({', '.join(ENGINES)})")
-    if name == "onnx" and not encoder.available():
-        raise ModelError("the onnx engine needs onnxruntime and onnx: pip install onnxruntime onnx")
-    return name
-
-
 def detect(photo: Photo, settings: Settings) -> list[Face]:
     """Every face in ``photo``: detected on a shrunk copy, encoded from working pixels (or
     from the copy, with ``encode_from="copy"``)."""
@@ -327,7 +256,7 @@ def _look_at_crowd(photo: Photo, small: np.ndarray, factor: float, rects: list, 
     least ``small_faces`` px (the levels that hold only smaller ones not scanned); its boxes
     where it finds more faces than the first look, else the first look's."""
     big, big_factor = _copy(photo, CROWD_SIDE, "bilinear")
-    more = _hog_levels(big, 1, settings.small_faces / (photo.scale * big_factor))
+    more = hog.levels(big, 1, settings.small_faces / (photo.scale * big_factor))
     return (big, big_factor, more) if len(more) > len(rects) else (small, factor, rects)
 
 
@@ -357,16 +286,16 @@ def _look(look: str, photo: Photo, small: np.ndarray, factor: float, settings: S
     if look == "hog" and settings.min_face > 0 and settings.detector == "hog":
         scale = photo.scale * factor
         side = max(photo.width, photo.height) * settings.fallback_share / scale
-        if _first_level(settings.upsample, side) >= _first_level(
+        if hog.first_level(settings.upsample, side) >= hog.first_level(
             settings.upsample, settings.min_face / scale
         ):
             return small, factor, []  # those levels were scanned already
-        return small, factor, _hog_levels(small, settings.upsample, side)
+        return small, factor, hog.levels(small, settings.upsample, side)
     if look == "hog" and settings.upsample > 0:
-        return small, factor, list(_hog_detector()(small, 0))
+        return small, factor, list(dlibnets.hog_detector()(small, 0))
     if look == "hog":
         small, factor = _copy(photo, FALLBACK_HOG_SIDE, "bilinear")
-        return small, factor, list(_hog_detector()(small, 1))
+        return small, factor, list(dlibnets.hog_detector()(small, 1))
     small, factor = shrink(photo.pixels, FALLBACK_SIDE)
     return small, factor, _cnn_rects(small, 0)
 
@@ -398,110 +327,10 @@ def _detect_rects(pixels: np.ndarray, settings: Settings, scale: float) -> list:
     if settings.detector == "cnn":
         return _cnn_rects(pixels, settings.upsample)
     if settings.detector == "hog" and settings.min_face > 0:
-        return _hog_levels(pixels, settings.upsample, settings.min_face / scale)
+        return hog.levels(pixels, settings.upsample, settings.min_face / scale)
     if settings.detector == "hog":
-        return list(_hog_detector()(pixels, settings.upsample))
+        return list(dlibnets.hog_detector()(pixels, settings.upsample))
     raise ValueError(f"unknown detector {settings.detector!r} (hog or cnn)")
-
-
-def _hog_levels(pixels: np.ndarray, upsample: int, min_side: float) -> list:
-    """``detector(pixels, upsample)``'s boxes of the faces at least ``min_side`` px tall, the
-    same to the pixel, without scanning the pyramid levels that only hold smaller faces.
-
-    HOG scans an image pyramid, each level 5/6 the size of the one before, upsampled first
-    if asked; the first levels, the biggest, find the smallest faces and cost the most.
-    This builds the pyramid as dlib does (bilinear 2x steps up, pyramid_down(6) steps down)
-    down to the ``first`` level that holds ``min_side`` faces, runs the detector from there
-    and maps its boxes back the way dlib maps them.  Non-maximum suppression keeps one box
-    of overlapping ones, and only neighbouring levels overlap enough (a box 1.44x bigger
-    overlaps less than half): where a face is found on the ``first`` level, the level before
-    could have taken its place, so the scan starts again there and drops that level's boxes.
-    On the 93 web photos of the benchmark this gives the full scan's boxes.
-    """
-    detector = _hog_detector()
-    first = _first_level(upsample, min_side)
-    if first == 0:
-        return list(detector(pixels, upsample))
-    level = pixels
-    for _ in range(upsample):
-        level = _pyramid_up(level)
-    down = _pyramid_down()
-    for _ in range(first):
-        before, level = level, down(level)
-    rects = list(detector(level, 0))
-    if all(_level_of(rect) > 0 for rect in rects):
-        return [_from_level(rect, first, upsample) for rect in rects]
-    if first == 1:
-        return list(detector(pixels, upsample))
-    return [
-        _from_level(rect, first - 1, upsample)
-        for rect in detector(before, 0)
-        if _level_of(rect) > 0
-    ]
-
-
-def _first_level(upsample: int, min_side: float) -> int:
-    """The first pyramid level whose boxes are ``min_side`` px tall (in the detector input's
-    pixels)."""
-    side = HOG_BOX / 2**upsample  # the boxes of level 0
-    first = 0
-    while side * HOG_LEVEL_RATIO**first < min_side - 2:  # 2 px: the boxes' rounding
-        first += 1
-    return first
-
-
-def _level_of(rect) -> int:
-    """How many pyramid levels below the scanned image ``rect`` was found (by its width)."""
-    return round(math.log((rect.right() - rect.left()) / HOG_BOX, HOG_LEVEL_RATIO))
-
-
-def _from_level(rect, start: int, upsample: int):
-    """A box found ``start`` levels down the pyramid, in the detector input's pixels, as the
-    full scan reports it: dlib maps a level's integer box up in one go, rounded once, so the
-    box is first taken back to its own level (the rounding there is undone exactly)."""
-    import dlib
-
-    found = _level_of(rect)
-    coords = []
-    for v in (rect.left(), rect.top(), rect.right(), rect.bottom()):
-        own = float(v)
-        for _ in range(found):
-            own = (own - 0.3) / HOG_LEVEL_RATIO  # pyramid_down<6>::point_down
-        up = float(_round(own))
-        for _ in range(found + start):
-            up = up * HOG_LEVEL_RATIO + 0.3  # pyramid_down<6>::point_up
-        coords.append(up)
-    offsets = (1.25, 0.75, 1.25, 0.75)  # pyramid_down<2>'s, for x and y
-    left, top, right, bottom = (
-        _round(_down2(v, offset, upsample)) for v, offset in zip(coords, offsets, strict=True)
-    )
-    return dlib.rectangle(left, top, right, bottom)
-
-
-def _down2(v: float, offset: float, times: int) -> float:
-    """pyramid_down<2>::point_down, ``times`` times: from the upsampled image back."""
-    for _ in range(times):
-        v = v / 2.0 - offset
-    return v
-
-
-def _round(v: float) -> int:
-    return math.floor(v + 0.5)
-
-
-def _pyramid_up(pixels: np.ndarray) -> np.ndarray:
-    """dlib's pyramid_up (bilinear, pyramid_down<2>'s size), which Python's dlib lacks."""
-    import dlib
-
-    h, w = pixels.shape[:2]
-    return dlib.resize_image(pixels, _round((h - 1 + 0.75) * 2) + 1, _round((w - 1 + 1.25) * 2) + 1)
-
-
-@cache
-def _pyramid_down():
-    import dlib
-
-    return dlib.pyramid_down(6)
 
 
 def _scale_rect(rect, factor: float, shape: tuple[int, ...]):
@@ -549,7 +378,7 @@ def _chips(pixels: np.ndarray, rect, landmarks: list[str], paddings: list[float]
     """One aligned chip per landmark model and padding, model by model."""
     import dlib
 
-    shapes = [_landmarks(name)(pixels, rect) for name in landmarks]
+    shapes = [dlibnets.landmarks(name)(pixels, rect) for name in landmarks]
     return [dlib.get_face_chip(pixels, s, CHIP_SIZE, pad) for s in shapes for pad in paddings]
 
 
@@ -566,56 +395,14 @@ def embed(chips: list[np.ndarray], settings: Settings) -> np.ndarray:
     if settings.mirror:
         chips = chips + [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
     if settings.jitters <= 1 and engine() == "onnx":
-        from . import encoder as onnx_encoder
+        from .models import encoder as onnx_encoder
 
         return np.mean(onnx_encoder.embed(chips), axis=0, dtype=np.float32)
-    encoder = _encoder()
+    encoder = dlibnets.encoder()
     if len(chips) == 1:
         return np.asarray(encoder.compute_face_descriptor(chips[0], settings.jitters), np.float32)
     encodings = encoder.compute_face_descriptor(chips, settings.jitters)
     return np.mean(encodings, axis=0, dtype=np.float32)
-
-
-def _load(file_name: str, loader):
-    path = model_dir() / file_name
-    if not path.is_file():
-        raise ModelError(f"model file missing: {path}")
-    return loader(str(path))
-
-
-@cache
-def _hog_detector():
-    """dlib's HOG face detector, loaded from a copy cached on disk.
-
-    Building it (``get_frontal_face_detector``) decompresses the model dlib carries in its
-    source: 1.6 s a process on this project's machine, more than detecting the faces of a
-    photo.  The built detector is saved once per dlib version in the user's cache folder and
-    loads in milliseconds; a missing, unreadable or unexpected file is rebuilt.
-    """
-    import dlib
-
-    path = _cache_dir() / f"frontal_face_detector-dlib-{dlib.__version__}.svm"
-    try:
-        detector = dlib.fhog_object_detector(str(path))
-        if detector.num_detectors == 5 and detector.detection_window_width == 80:
-            return detector
-    except RuntimeError:
-        pass  # missing or corrupt: rebuilt below
-    detector = dlib.get_frontal_face_detector()
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        detector.save(str(tmp))
-        os.replace(tmp, path)
-    except (OSError, RuntimeError):
-        tmp.unlink(missing_ok=True)  # a read-only cache folder only costs the rebuild
-    return detector
-
-
-def _cache_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("lookalike"))
 
 
 def _cnn_rects(pixels: np.ndarray, upsample: int) -> list:
@@ -625,31 +412,7 @@ def _cnn_rects(pixels: np.ndarray, upsample: int) -> list:
     import dlib
 
     if upsample == 0 and engine() == "onnx":
-        from . import cnn
+        from .models import cnn
 
         return [dlib.rectangle(*d.rect) for d in cnn.detect(pixels)]
-    return [d.rect for d in _cnn_detector()(pixels, upsample)]
-
-
-@cache
-def _cnn_detector():
-    import dlib
-
-    return _load(CNN_FILE, dlib.cnn_face_detection_model_v1)
-
-
-@cache
-def _landmarks(name: str):
-    import dlib
-
-    if name not in LANDMARK_FILES:
-        known = ", ".join(LANDMARK_FILES)
-        raise ValueError(f"unknown landmark model {name!r} ({known}, or several joined by +)")
-    return _load(LANDMARK_FILES[name], dlib.shape_predictor)
-
-
-@cache
-def _encoder():
-    import dlib
-
-    return _load(ENCODER_FILE, dlib.face_recognition_model_v1)
+    return [d.rect for d in dlibnets.cnn_detector()(pixels, upsample)]

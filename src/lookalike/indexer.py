@@ -27,6 +27,7 @@ from . import faces as facelib
 from .faces import Face, Settings
 from .images import DEFAULT_MAX_PIXELS, ImageError, is_image, load_photo
 from .index import UNNAMED, Index, IndexFileError, PhotoRecord, path_key, unpack
+from .models import dlibnets
 from .people import credit
 
 if TYPE_CHECKING:
@@ -191,7 +192,7 @@ def _update(
 def _check_settings(index: Index, settings: Settings) -> None:
     stored = index.settings()
     if stored is None:
-        index.set_settings(settings, facelib.dlib_info())
+        index.set_settings(settings, dlibnets.dlib_info())
     elif stored != settings:
         raise IndexFileError(settings_mismatch(index, stored, settings))
 
@@ -347,7 +348,7 @@ def _limit_blas_threads(threads: int) -> None:
     the pool forks, so setting OPENBLAS_NUM_THREADS here would come too late; one the user
     set is kept.  dlib-bin has no BLAS: nothing to do.
     """
-    if "OPENBLAS_NUM_THREADS" in os.environ or not facelib.dlib_info()["blas"]:
+    if "OPENBLAS_NUM_THREADS" in os.environ or not dlibnets.dlib_info()["blas"]:
         return
     import ctypes
 

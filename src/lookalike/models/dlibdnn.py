@@ -408,7 +408,7 @@ def to_onnx(net: Network, opset: int = 17):
     The face encoder (fixed-size chips): input ``chips``, N x 3 x size x size float32 RGB
     values 0-255 (dlib's input normalisation is done in the graph), output ``embeddings``,
     N x 128.  The detector (an image pyramid): input ``tensor``, N x 3 x H x W, what dlib's
-    input layer makes of an image (normalised, tiled: see :mod:`lookalike.cnn`), output
+    input layer makes of an image (normalised, tiled: see :mod:`.cnn`), output
     ``scores``, one map a detector window.
 
     Each ``affine`` layer (batch norm folded into a scale and shift by dlib) is folded into

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
@@ -189,19 +188,10 @@ def _area(r: Rect) -> int:
 
 @cache
 def _detector() -> Detector:
-    import onnxruntime as ort
-    import platformdirs
+    from . import dlibdnn, encoder, runtime
+    from .weights import CNN_FILE, cache_dir, dlib_file
 
-    from . import dlibdnn, encoder
-    from .faces import CNN_FILE, ModelError, model_dir
-
-    weights = model_dir() / CNN_FILE
-    if not weights.is_file():
-        raise ModelError(f"model file missing: {weights}")
+    weights = dlib_file(CNN_FILE)
     net = dlibdnn.read(weights, dlibdnn.DETECTOR)
-    cache_dir = Path(platformdirs.user_cache_dir("lookalike"))
-    model = encoder.load_model(weights, cache_dir, topology=dlibdnn.DETECTOR)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = encoder.threads()
-    options.inter_op_num_threads = 1
-    return Detector(net, encoder.new_session(model, options))
+    path = encoder.model_path(weights, cache_dir())
+    return Detector(net, runtime.session_of(path, encoder.builder(weights, dlibdnn.DETECTOR)))
