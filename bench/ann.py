@@ -38,7 +38,7 @@ import numpy as np
 import synthetic
 
 from lookalike import ann, api
-from lookalike.faces import QUALITY, Settings
+from lookalike.faces import QUALITY, Settings, dlib_only
 from lookalike.index import DIM, Gallery, Index, PhotoRecord, pack
 from lookalike.models.dlibnets import dlib_info
 
@@ -103,7 +103,7 @@ def keep_in_step(db: Path, Q: np.ndarray) -> dict:
     out = {}
     paths = [f"/bench/added/{k}.jpg" for k in range(20)]
     with Index.open(db) as idx, idx.writer():
-        rows = [(10, 90, 90, 10, pack(q), None) for q in Q[:20]]
+        rows = [(10, 90, 90, 10, pack(q), None, None) for q in Q[:20]]
         photos = [
             PhotoRecord(p, "added", 1, 1, f"added{k}", "ok", None, 9, 9)
             for k, p in enumerate(paths)
@@ -179,14 +179,14 @@ def lfw(args) -> dict:
     db = args.cache / "lfw-identification.db"
     if not db.exists():
         with Index.open(db, create=True) as idx, idx.writer():
-            idx.set_settings(Settings(), dlib_info())
+            idx.set_settings(dlib_only(Settings()), dlib_info())
             items = []
             for i in first:
                 name = str(names[person[i]])
                 rec = PhotoRecord(
                     f"/lfw/{name}/{i}.jpg", name, 1, 1, f"{i:040x}", "ok", None, 250, 250
                 )
-                items.append((rec, [(60, 190, 190, 60, pack(X[i]), None)]))
+                items.append((rec, [(60, 190, 190, 60, pack(X[i]), None, None)]))
             idx.write(items)
             idx.db.execute("UPDATE faces SET credited = 1")
             idx.db.commit()

@@ -1,7 +1,7 @@
 """Open-set identification on LFW: is the nearest person of a match the same person?
 
 ``match`` ranks the people of a gallery by L2 and says of the first whether it is the same
-person (:func:`lookalike.verdict.same_person`).  A user's photo is usually of someone who is
+person (:meth:`lookalike.verdict.Rule.same_person`).  A user's photo is usually of someone who is
 not in the gallery at all, so the verdict must hold in an open set: against 5,749 people
 nearly every face has a stranger within the old line (calibrated distance 0.6).
 
@@ -26,8 +26,15 @@ Measures, for the top-1 person only (the only one a verdict can call the same pe
   person AND called the same person;
 - wrong: share of present probes whose top-1 is another person yet called the same.
 
+A user's own folders hold a few people with many photos each, and the nearest of a
+stranger's 20 photos is nearer than the nearest of 2: galleries of 5 and 10 people with 1,
+2, 5 or 10 photos each are drawn for each probe among LFW's people with 20 photos or more
+(:data:`MANY`), and the rule's line tightens with the photos a person too.
+
 The rule's parameters are chosen on the probes of View 1's people (those named in
-``pairsDevTrain.txt`` and ``pairsDevTest.txt``, ``--choose``) and reported on the others.
+``pairsDevTrain.txt`` and ``pairsDevTest.txt``, ``--choose``) and reported on the others,
+and on galleries of web photos (celebs5's and the five athletes', about 20 photos a person)
+with every LFW face of someone else as a stranger (:func:`web_galleries`).
 
     python bench/openset.py --lfw ../shared/data/lfw             # the report (make bench-openset)
     python bench/openset.py --lfw ../shared/data/lfw --choose    # the grid the rule came from
@@ -45,8 +52,9 @@ import numpy as np
 
 from lookalike import api, verdict
 from lookalike import cohort as cohortlib
-from lookalike.faces import TOLERANCE
-from lookalike.gallery import PACKAGED, BuiltinGallery, read_pairs
+from lookalike.faces import QUALITY, TOLERANCE, Settings
+from lookalike.gallery import DEFAULT_CACHE, PACKAGED, BuiltinGallery, read_pairs
+from lookalike.index import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDS = 10
@@ -62,6 +70,7 @@ class PersonDistances:
 
     d: np.ndarray  # float32[faces, people]
     face: np.ndarray  # int32[faces, people]
+    count: np.ndarray  # int[people]: each person's faces
 
 
 def person_distances(X: np.ndarray, person: np.ndarray) -> PersonDistances:
@@ -80,7 +89,7 @@ def person_distances(X: np.ndarray, person: np.ndarray) -> PersonDistances:
         hit = np.where(d2 <= best[:, person], cols, n)
         face[rows] = np.minimum.reduceat(hit, starts, axis=1)
         d[rows] = np.sqrt(np.maximum(best, 0))
-    return PersonDistances(d, face)
+    return PersonDistances(d, face, np.diff(np.r_[starts, n]))
 
 
 def nearness(pd: PersonDistances, person: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -161,6 +170,8 @@ class Top:
     l2: np.ndarray  # float[probes, 2]
     cohort: np.ndarray  # float[probes, 2]
     whole: np.ndarray  # float[probes, 2]
+    photos: np.ndarray  # float[probes]: the photos a person of each probe's gallery
+    valid: np.ndarray | None = None  # bool[probes]: the probes this gallery can be drawn for
 
 
 def candidates(
@@ -168,7 +179,8 @@ def candidates(
 ) -> tuple[np.ndarray, int]:
     """L2 of each probe to each person in its gallery (inf for those not in it) and the
     gallery's size in people: all people, or the probe's person and ``size`` - 1 random
-    others (present), or ``size`` random others (absent)."""
+    others (present), or ``size`` random others (absent).  (The probe's own photo is at inf
+    in ``pd``: a present person's other photos remain.)"""
     d = pd.d[probes.rows]  # a copy
     own = (np.arange(len(d)), probes.person)
     if size is not None:
@@ -186,6 +198,7 @@ def top_two(
 ) -> Top:
     """:class:`Top` of the probes in a gallery of ``size`` people (None: all)."""
     d, people = candidates(pd, probes, size, present, seed=(size or 0) * 2 + present)
+    photos = (np.isfinite(d) * pd.count).sum(axis=1) - present  # the probe itself is not in it
     first2 = np.argpartition(d, 1, axis=1)[:, :2]
     l2 = np.take_along_axis(d, first2, axis=1)
     order = np.argsort(l2, axis=1)
@@ -195,33 +208,102 @@ def top_two(
     q = probes.rows[:, None]
     fold = l2 - (cal.near[f, q] + cal.near[f, face]) / 2 + cal.shift[f]
     whole = l2 - (cal.whole_near[q] + cal.whole_near[face]) / 2 + cal.whole_shift
-    return Top(people, first2[:, 0] == probes.person, l2, fold, whole)
+    return Top(people, first2[:, 0] == probes.person, l2, fold, whole, photos / people)
+
+
+#: Galleries of a few people with many photos each, as a user's own folders of web photos
+#: are: ``people`` drawn at random among LFW's people with at least MANY_PHOTOS photos, each
+#: with ``photos`` of them, for each probe.
+MANY = tuple((people, photos) for people in (5, 10) for photos in (1, 2, 5, 10))
+MANY_PHOTOS = 20
+
+
+def many_photo_tops(
+    gallery: BuiltinGallery, probes: Probes, cal: Calibration
+) -> dict[tuple[int, int, bool], Top]:
+    """:class:`Top` of the probes in galleries of :data:`MANY` (present and absent).  A
+    present probe's person is in with ``photos`` of their other photos; the first person of
+    an absent probe's gallery is the nearest stranger among them (the second is not kept)."""
+    count = np.bincount(gallery.person)
+    many = np.flatnonzero(count >= MANY_PHOTOS)  # people
+    faces = np.flatnonzero(np.isin(gallery.person, many))
+    owner = np.searchsorted(many, gallery.person[faces])  # 0..len(many)-1, faces in order
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    X = gallery.X
+    d = np.sqrt(
+        np.maximum(
+            np.einsum("ij,ij->i", X[probes.rows], X[probes.rows])[:, None]
+            - 2 * X[probes.rows] @ X[faces].T
+            + np.einsum("ij,ij->i", X[faces], X[faces])[None, :],
+            0,
+        )
+    ).astype(np.float32)
+    d[probes.rows[:, None] == faces[None, :]] = np.inf  # never the probe's own photo
+    own = np.searchsorted(many, probes.person)
+    own[~np.isin(probes.person, many)] = -1
+    out = {}
+    for people, photos in MANY:
+        for present in (True, False):
+            rng = np.random.default_rng(people * 100 + photos * 2 + present)
+            keys = rng.random(d.shape, np.float32)
+            keys[~np.isfinite(d)] = 2.0  # the probe's own photo is never drawn
+            # each person's ``photos`` faces with the smallest keys are in the gallery
+            rank = np.empty_like(keys)
+            for a, b in zip(starts, np.r_[starts[1:], len(faces)], strict=True):
+                rank[:, a:b] = np.argsort(np.argsort(keys[:, a:b], axis=1), axis=1)
+            chosen = np.where(rank < photos, d, np.inf)
+            nearest = np.minimum.reduceat(chosen, starts, axis=1)  # probes x many people
+            pick = rng.random(nearest.shape, np.float32)
+            mine = own >= 0
+            pick[mine, own[mine]] = -1.0 if present else 2.0
+            line = np.partition(pick, people - 1, axis=1)[:, people - 1 : people]
+            nearest[pick > line] = np.inf
+            first = nearest.argmin(axis=1)
+            l2 = nearest[np.arange(len(first)), first]
+            face = faces[np.argmin(np.where(owner[None, :] == first[:, None], chosen, np.inf), 1)]
+            f, q = probes.fold, probes.rows
+            fold = l2 - (cal.near[f, q] + cal.near[f, face]) / 2 + cal.shift[f]
+            whole = l2 - (cal.whole_near[q] + cal.whole_near[face]) / 2 + cal.whole_shift
+            right = mine & (first == own)
+            wide = np.stack([l2, np.full_like(l2, np.inf)], axis=1)
+            second = wide[:, 1]
+            out[people, photos, present] = Top(
+                people,
+                right,
+                wide,
+                np.stack([fold, second], axis=1),
+                np.stack([whole, second], axis=1),
+                np.full(len(l2), float(photos)),
+                mine if present else None,
+            )
+    return out
 
 
 # -- the rules and their figures ------------------------------------------------------------
-def old_rule(first: np.ndarray, people: int) -> np.ndarray:
+Decide = Callable[[np.ndarray, int, np.ndarray], np.ndarray]
+
+
+def old_rule(first: np.ndarray, people: int, photos: np.ndarray) -> np.ndarray:
     """The verdict before: a top-1 within the pairwise line is the same person."""
     return first <= TOLERANCE
 
 
-def new_rule(first: np.ndarray, people: int, calibrated: bool = True) -> np.ndarray:
-    """:func:`lookalike.verdict.same_person`, over many probes."""
-    return np.maximum(first, 0) <= verdict.same_person_line(people, calibrated)
+def rule_of(rule: verdict.Rule, calibrated: bool = True) -> Decide:
+    """:meth:`lookalike.verdict.Rule.same_person`, over many probes."""
+
+    def decide(first: np.ndarray, people: int, photos: np.ndarray) -> np.ndarray:
+        return np.maximum(first, 0) <= rule.line(people, photos, calibrated)
+
+    return decide
 
 
-def l2_rule(first: np.ndarray, people: int) -> np.ndarray:
-    """:func:`lookalike.verdict.same_person` of plain L2 distances (no cohort)."""
-    return new_rule(first, people, calibrated=False)
-
-
-Rule = Callable[[np.ndarray, int], np.ndarray]
-
-
-def rates(present: Top, absent: Top, kind: str, rule: Rule, mask: np.ndarray) -> dict:
+def rates(present: Top, absent: Top, kind: str, rule: Decide, mask: np.ndarray) -> dict:
     """FAR, DIR and wrong (see the module) of ``rule`` on the probes ``mask``, with the
     verdict distance ``kind`` (l2, cohort or whole)."""
-    called_p = rule(getattr(present, kind)[mask, 0], present.people)
-    called_a = rule(getattr(absent, kind)[mask, 0], absent.people)
+    called_a = rule(getattr(absent, kind)[mask, 0], absent.people, absent.photos[mask])
+    if present.valid is not None:
+        mask = mask & present.valid
+    called_p = rule(getattr(present, kind)[mask, 0], present.people, present.photos[mask])
     right = present.right[mask]
     return {
         "far": float(np.mean(called_a)),
@@ -231,42 +313,50 @@ def rates(present: Top, absent: Top, kind: str, rule: Rule, mask: np.ndarray) ->
     }
 
 
-def fit_line(
+def absent_keys(tops: dict) -> list[tuple]:
+    """The galleries of a run whose probes' persons are absent."""
+    return [key for key in tops if not key[-1]]
+
+
+def fit_plane(
     tops: list[dict], mask: np.ndarray, target: float, kind: str = "cohort"
-) -> tuple[float, float]:
-    """(LINE_AT_ONE, LINE_PER_DECADE) for the probes ``mask`` and the verdict distance
-    ``kind``: at each gallery size, the line that lets through ``target`` of the top-1
-    strangers (the stricter of the galleries), a straight line in log10(people) through
-    them, lowered until it holds at every size."""
+) -> tuple[float, float, float]:
+    """(at_one, per_decade, per_photo_decade) for the probes ``mask`` and the verdict
+    distance ``kind``: at each gallery, the line that lets through ``target`` of the top-1
+    strangers (the stricter of the runs), a plane in log10(people) and log10(photos a person)
+    through them (least squares), lowered until it holds at every gallery."""
+    keys = absent_keys(tops[0])
     lines = np.array(
-        [
-            min(np.quantile(getattr(top[s, False], kind)[mask, 0], target) for top in tops)
-            for s in SIZES
-        ]
+        [min(np.quantile(getattr(t[k], kind)[mask, 0], target) for t in tops) for k in keys]
     )
-    logn = np.log10([tops[0][s, False].people for s in SIZES])
-    slope = np.polyfit(logn, lines, 1)[0]
-    return float(np.min(lines - slope * logn)), float(-slope)
+    people = np.log10([tops[0][k].people for k in keys])
+    photos = np.log10([np.median(tops[0][k].photos[mask]) for k in keys])
+    A = np.stack([np.ones(len(keys)), -people, -photos], axis=1)
+    at_one, per_decade, per_photo = np.linalg.lstsq(A, lines, rcond=None)[0]
+    per_photo = max(per_photo, 0.0)  # more photos of strangers never make a line looser
+    at_one = np.min(lines + per_decade * people + per_photo * photos)
+    return float(at_one), float(per_decade), float(per_photo)
 
 
 def held_out_far(tops: list[dict], probes: Probes, target: float) -> float:
-    """The FAR of lines fitted on 9 folds of View 1's people and applied to the 10th, at the
-    worst gallery and size of each fold: the median over the folds.  A group of people the
-    line was not fitted on (a fold: about 136 people) meets it at more than ``target``."""
+    """The FAR of planes fitted on 9 folds of View 1's people and applied to the 10th, at the
+    worst gallery of each fold: the median over the folds.  A group of people the line was
+    not fitted on (a fold: about 136 people) meets it at more than ``target``."""
     worst = []
     for f in range(FOLDS):
         fit = probes.dev & (probes.fold != f)
         test = probes.dev & (probes.fold == f)
-        at_one, per_decade = fit_line(tops, fit, target)
-        worst.append(
-            max(alarms(top[s, False], test, at_one, per_decade) for top in tops for s in SIZES)
-        )
+        plane = fit_plane(tops, fit, target)
+        worst.append(max(alarms(t[k], test, *plane) for t in tops for k in absent_keys(t)))
     return float(np.median(worst))
 
 
-def alarms(absent: Top, mask: np.ndarray, at_one: float, per_decade: float) -> float:
+def alarms(
+    absent: Top, mask: np.ndarray, at_one: float, per_decade: float, per_photo: float
+) -> float:
     """Share of the absent probes ``mask`` whose top-1 stranger is within the line."""
     line = at_one - per_decade * np.log10(absent.people)
+    line = line - per_photo * np.log10(np.maximum(absent.photos[mask], 1))
     return float(np.mean(absent.cohort[mask, 0] <= line))
 
 
@@ -297,30 +387,44 @@ def choose(tops: list[dict], probes: Probes) -> list[str]:
     let through; the one chosen is :func:`verdict_target`'s."""
     lines = []
     for target in TARGETS:
-        at_one, per_decade = fit_line(tops, probes.dev, target)
+        at_one, per_decade, per_photo = fit_plane(tops, probes.dev, target)
         held = held_out_far(tops, probes, target)
         lines.append(
-            f"target {100 * target:.1f}%: LINE_AT_ONE {at_one:.3f}, LINE_PER_DECADE "
-            f"{per_decade:.3f}; held-out FAR (median fold, worst size) {100 * held:.2f}%"
+            f"target {100 * target:.1f}%: at_one {at_one:.3f}, per_decade {per_decade:.3f}, "
+            f"per_photo_decade {per_photo:.3f}; held-out FAR (median fold, worst gallery) "
+            f"{100 * held:.2f}%"
         )
     chosen = verdict_target(tops, probes)
     gains = gap_gain(tops, probes, chosen)
-    at_one, per_decade = fit_line(tops[:1], probes.dev, chosen, "l2")
+    at_one, per_decade, per_photo = fit_plane(tops[:1], probes.dev, chosen, "l2")
     lines.append(
         f"chosen: target {100 * chosen:.1f}%; for plain L2 (no cohort), on the default gallery: "
-        f"L2_LINE_AT_ONE {at_one:.3f}, L2_LINE_PER_DECADE {per_decade:.3f}"
+        f"l2_at_one {at_one:.3f}, l2_per_decade {per_decade:.3f}, "
+        f"l2_per_photo_decade {per_photo:.3f}"
     )
     lines.append(
         "first less k x gap to the second, mean DIR on View 1: "
         + ", ".join(f"k={k}: {100 * v:.2f}%" for k, v in gains.items())
     )
+    lfw, ten = tops[0][None, False].cohort[probes.dev, 0], tops[0][10, False].cohort[probes.dev, 0]
+    bounds = [np.quantile(lfw, 0.02), np.quantile(lfw, 0.96), np.quantile(ten, 0.30)]
+    lines.append(
+        "bands where dlib's were drawn (2% and 96% of View 1's people have a stranger that "
+        "near among LFW's, 30% among 10 people), on the first gallery: "
+        + ", ".join(f"{b:.3f}" for b in bounds)
+    )
     return lines
+
+
+#: The most false "same person" verdicts allowed, at every gallery (issue 32's goal; it was
+#: 2% for dlib's vectors alone, whose rule was chosen so: bench/openset.py of 2026-12-04).
+GOAL = 0.01
 
 
 def verdict_target(tops: list[dict], probes: Probes) -> float:
     """The chosen target: the largest whose held-out FAR (:func:`held_out_far`) is at most
-    2%, the goal: the line must hold for people it was not fitted on, at every size."""
-    return next((t for t in TARGETS if held_out_far(tops, probes, t) <= 0.02), TARGETS[-1])
+    :data:`GOAL`: the line must hold for people it was not fitted on, at every gallery."""
+    return next((t for t in TARGETS if held_out_far(tops, probes, t) <= GOAL), TARGETS[-1])
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -338,12 +442,13 @@ class Run:
     quality: str
     gallery: BuiltinGallery
     probes: Probes
-    tops: dict  # (size, present) -> Top
+    tops: dict  # (size, present) or (people, photos, present) -> Top
     nearest_other: np.ndarray  # float[faces]
+    rule: verdict.Rule
 
 
-def run(quality: str, dev: set[str]) -> Run:
-    gallery = BuiltinGallery(ROOT / "src" / "lookalike" / PACKAGED[quality])
+def run(quality: str, dev: set[str], networks: str | None = None) -> Run:
+    gallery = BuiltinGallery(ROOT / "src" / "lookalike" / PACKAGED[quality], networks)
     pd = person_distances(gallery.X, gallery.person)
     probes = probes_of(gallery, dev)
     cal = calibrations(gallery, pd, probes)
@@ -352,24 +457,38 @@ def run(quality: str, dev: set[str]) -> Run:
         for size in SIZES
         for present in (True, False)
     }
-    return Run(quality, gallery, probes, tops, pd.d.min(axis=1))
+    tops |= many_photo_tops(gallery, probes, cal)
+    rule = verdict.rule_for(gallery.settings().networks)
+    return Run(quality, gallery, probes, tops, pd.d.min(axis=1), rule)
+
+
+def galleries(r: Run) -> list[tuple[str, tuple, tuple]]:
+    """Each simulated gallery: how a table names it, its present and absent keys."""
+    out = []
+    for key in absent_keys(r.tops):
+        if len(key) == 2:
+            name = f"{r.tops[key].people:,} people" if key[0] else "LFW"
+        else:
+            name = f"{key[0]} people x {key[1]} photos"
+        out.append((name, (*key[:-1], True), key))
+    return out
 
 
 def table(runs: list[Run], dev: bool) -> list[str]:
     """The figures as a Markdown table, on View 1's people (``dev``) or the others."""
     lines = [
-        "| gallery | people | distance | probes | rank-1 | old FAR | old DIR | FAR | DIR | wrong |",
+        "| gallery | of | distance | probes | rank-1 | old FAR | old DIR | FAR | DIR | wrong |",
         "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in runs:
         mask = r.probes.dev == dev
-        for size in SIZES:
-            present, absent = r.tops[size, True], r.tops[size, False]
+        for name, here, away in galleries(r):
+            present, absent = r.tops[here], r.tops[away]
             for kind in ("cohort", "whole", "l2"):
                 old = rates(present, absent, kind, old_rule, mask)
-                new = rates(present, absent, kind, l2_rule if kind == "l2" else new_rule, mask)
+                new = rates(present, absent, kind, rule_of(r.rule, kind != "l2"), mask)
                 lines.append(
-                    f"| {r.quality} | {present.people:,} | {kind} | {mask.sum():,} "
+                    f"| {r.quality} | {name} | {kind} | {mask.sum():,} "
                     f"| {pc(new['rank1'])} | {pc(old['far'])} | {pc(old['dir'])} "
                     f"| **{pc(new['far'])}** | **{pc(new['dir'])}** | {pc(new['wrong'])} |"
                 )
@@ -384,7 +503,7 @@ def bands(runs: list[Run]) -> list[str]:
     """Share of View 1's people's probes whose nearest stranger (top-1 when absent, cohort
     calibration) is within each band's bound, by gallery size; and of their own nearest
     other photo (top-1 when present and right)."""
-    bounds = [b for b, _ in verdict.BANDS]
+    bounds = [b for b, _ in runs[0].rule.bands]
     lines = [
         "| gallery | nearest of | " + " | ".join(f"< {b}" for b in bounds) + " |",
         "|---|---|" + "--:|" * len(bounds),
@@ -405,7 +524,7 @@ def bands(runs: list[Run]) -> list[str]:
 def false_alarms(r: Run) -> str:
     """Who the false alarms of the whole gallery are, on the other people."""
     absent = r.tops[None, False]
-    mask = ~r.probes.dev & new_rule(absent.cohort[:, 0], absent.people)
+    mask = ~r.probes.dev & rule_of(r.rule)(absent.cohort[:, 0], absent.people, absent.photos)
     names, counts = np.unique(r.probes.person[mask], return_counts=True)
     if not len(names):
         return f"{r.quality}: no false alarms among {(~r.probes.dev).sum():,}"
@@ -438,11 +557,78 @@ def same_photo(r: Run, lfw: Path, count: int) -> str:
     )
 
 
+#: Own galleries of web photos, as a user makes them (a folder per person, about 20 photos
+#: each), and the LFW names of their people, whose photos are no strangers to them.
+WEB = {
+    "celebs5/gallery": {"Ben_Affleck", "Elton_John", "Jerry_Seinfeld", "Madonna"},
+    "photos": {"Roger_Federer", "Serena_Williams"},
+}
+
+
+def web_galleries(data: Path, cache: Path, qualities) -> list[str]:
+    """Strangers against galleries of web photos: each folder of :data:`WEB` indexed with
+    each preset (into ``cache``, incrementally), and every face of LFW's packaged gallery but
+    those of the gallery's own people matched against it as ``match`` matches: its nearest
+    face's person, the distance calibrated against the whole built-in gallery, the rule of
+    the index's networks with its people and photos a person (and, beside it, with its people
+    alone, as the rule was before it counted photos)."""
+    lines = [
+        "| gallery | preset | people | photos a person | strangers | FAR | FAR, people alone |",
+        "|---|---|--:|--:|--:|--:|--:|",
+    ]
+    for folder, own in WEB.items():
+        for quality in qualities:
+            settings = Settings(**QUALITY[quality])
+            db = cache / f"{folder.replace('/', '-')}-{quality}.db"
+            if not db.exists() or Index.open(db).settings() != settings:
+                db.unlink(missing_ok=True)
+            api.index(data / folder, db, settings, progress=True)
+            with Index.open(db) as idx:
+                g = idx.gallery()
+            credited = g.person >= 0
+            W, person = g.X[credited], g.person[credited]
+            people, photos = len(g.names), len(W) / len(g.names)
+            lfw = BuiltinGallery(ROOT / "src" / "lookalike" / PACKAGED[quality])
+            strangers = ~np.isin(np.array(lfw.names)[lfw.person], list(own))
+            Q = lfw.X[strangers]
+            d2 = (Q * Q).sum(1)[:, None] - 2 * Q @ W.T + (W * W).sum(1)[None, :]
+            nearest = d2.argmin(axis=1)
+            l2 = np.sqrt(np.maximum(d2[np.arange(len(Q)), nearest], 0))
+            cohort = lfw.cohort()
+            near_w = cohort.nearness(W)
+            calibrated = cohort.calibrate(l2, cohort.nearness(Q), near_w[nearest])
+            rule = verdict.rule_for(settings.networks)
+            far = np.mean(np.maximum(calibrated, 0) <= rule.line(people, photos))
+            alone = np.mean(np.maximum(calibrated, 0) <= rule.line(people))
+            assert len(np.unique(person)) == people
+            lines.append(
+                f"| {folder} | {quality} | {people} | {photos:.1f} | {len(Q):,} "
+                f"| **{pc(far)}** | {pc(alone)} |"
+            )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lfw", type=Path, default=ROOT.parent / "shared" / "data" / "lfw")
     parser.add_argument(
         "--choose", action="store_true", help="print the grid the rule's constants come from"
+    )
+    parser.add_argument(
+        "--data", type=Path, default=ROOT.parent / "shared" / "data", help="the test photos"
+    )
+    parser.add_argument(
+        "--web-cache",
+        type=Path,
+        default=DEFAULT_CACHE / "bench-web",
+        help="folder for the indexes of the web galleries [%(default)s]",
+    )
+    parser.add_argument(
+        "--quality", action="append", choices=tuple(PACKAGED), help="one gallery only"
+    )
+    parser.add_argument(
+        "--networks",
+        help="fuse the galleries' vectors from these networks instead (dlib: as before SFace)",
     )
     parser.add_argument(
         "--same-photo",
@@ -452,23 +638,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     dev = dev_people(args.lfw)
-    runs = [run(quality, dev) for quality in PACKAGED]
-    r = runs[0].probes
+    runs = [run(quality, dev, args.networks) for quality in args.quality or PACKAGED]
+    r, rule = runs[0].probes, runs[0].rule
     print(
         f"probes: {len(r.rows):,} photos of {len(np.unique(r.person)):,} people; View 1's "
         f"people: {r.dev.sum():,} photos of {len(np.unique(r.person[r.dev])):,}"
     )
     print(
-        f"rule: same person when the top-1 is within {verdict.LINE_AT_ONE} - "
-        f"{verdict.LINE_PER_DECADE} x log10(people); old rule: within {TOLERANCE}"
+        f"rule ({runs[0].gallery.settings().networks}): same person when the top-1 is within "
+        f"{rule.at_one} - {rule.per_decade} x log10(people) - {rule.per_photo_decade} x "
+        f"log10(photos a person); old rule: within {TOLERANCE}"
     )
     if args.choose:
         print("\n".join(choose([x.tops for x in runs], r)))
     for dev_only, title in ((False, "the other people (reported)"), (True, "View 1's people")):
         print(f"\nOpen set, probes of {title}:\n" + "\n".join(table(runs, dev_only)))
-    print("\nWords (verdict.BANDS), View 1's people:\n" + "\n".join(bands(runs)))
+    print("\nWords (the rule's bands), View 1's people:\n" + "\n".join(bands(runs)))
     print("\nFalse alarms, whole gallery, by person:\n" + "\n".join(map(false_alarms, runs)))
     print("\nThe same photo:\n" + "\n".join(same_photo(x, args.lfw, args.same_photo) for x in runs))
+    if args.data.is_dir():
+        web = web_galleries(args.data, args.web_cache, args.quality or PACKAGED)
+        print("\nStrangers against galleries of web photos:\n" + "\n".join(web))
     return 0
 
 

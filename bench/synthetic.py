@@ -29,7 +29,7 @@ from importlib.resources import files
 import numpy as np
 
 from lookalike import ann
-from lookalike.faces import QUALITY, Settings
+from lookalike.faces import QUALITY, Settings, dlib_only
 from lookalike.index import DIM, Index, PhotoRecord, pack
 from lookalike.models.dlibnets import dlib_info
 
@@ -117,7 +117,7 @@ def build(path: str, n_faces: int, settings: Settings, seed: int = 0, graph: boo
     ``graph``, and from :data:`ann.THRESHOLD` faces on, the ANN graph too, as `lookalike
     index` makes it (bench/ann.py times that build on its own)."""
     with Index.open(path, create=True) as idx, idx.writer():
-        idx.set_settings(settings, dlib_info())
+        idx.set_settings(dlib_only(settings), dlib_info())  # dlib's vectors alone
         photo = 0
         for X, person in batches(n_faces, seed):
             photos = _photos(X, person, photo)
@@ -142,7 +142,7 @@ def _photos(X: np.ndarray, person: np.ndarray, first: int) -> list[tuple[PhotoRe
     out: list[tuple[PhotoRecord, list]] = []
     for v, code in zip(X, person, strict=True):
         box = (100, 180, 180, 100) if code >= 0 else (300, 380, 380, 300)
-        face = (*box, pack(v), None)
+        face = (*box, pack(v), None, None)
         if code < 0:
             out[-1][1].append(face)
             continue

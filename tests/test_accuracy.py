@@ -71,9 +71,9 @@ def test_mirror_averages_the_chip_and_its_mirror_image():
     assert plain.box == mirrored.box
     encoder = dlibnets.encoder()
     flipped = np.asarray(encoder.compute_face_descriptor(np.ascontiguousarray(plain.chip[:, ::-1])))
-    expected = (plain.embedding + flipped) / 2
-    assert np.linalg.norm(mirrored.embedding - expected) < 1e-5
-    assert 0.01 < np.linalg.norm(mirrored.embedding - plain.embedding) < 0.2
+    expected = (plain.parts["dlib"] + flipped) / 2
+    assert np.linalg.norm(mirrored.parts["dlib"] - expected) < 1e-5
+    assert 0.01 < np.linalg.norm(mirrored.parts["dlib"] - plain.parts["dlib"]) < 0.2
 
 
 @needs_data
@@ -141,9 +141,10 @@ def test_landmark_models_joined_by_plus_average_the_encodings_of_their_chips():
         for name in ("5-point", "68-point", "5-point+68-point")
     )
     assert five.box == sixty_eight.box == both.box
-    assert np.linalg.norm(both.embedding - (five.embedding + sixty_eight.embedding) / 2) < 1e-5
+    mean = (five.parts["dlib"] + sixty_eight.parts["dlib"]) / 2
+    assert np.linalg.norm(both.parts["dlib"] - mean) < 1e-5
     assert np.array_equal(both.chip, five.chip)  # the chip kept is the first model's
-    assert 0.01 < np.linalg.norm(sixty_eight.embedding - five.embedding) < 0.2
+    assert 0.01 < np.linalg.norm(sixty_eight.parts["dlib"] - five.parts["dlib"]) < 0.2
 
 
 @needs_data
@@ -152,9 +153,10 @@ def test_paddings_joined_by_plus_average_the_encodings_of_their_chips():
     wide, tight, both = (
         faces.detect(photo, Settings(padding=padding))[0] for padding in ("0.25", "0.2", "0.25+0.2")
     )
-    assert np.linalg.norm(both.embedding - (wide.embedding + tight.embedding) / 2) < 1e-5
+    mean = (wide.parts["dlib"] + tight.parts["dlib"]) / 2
+    assert np.linalg.norm(both.parts["dlib"] - mean) < 1e-5
     assert np.array_equal(both.chip, wide.chip)  # the chip kept is the first padding's
-    assert 0.01 < np.linalg.norm(tight.embedding - wide.embedding) < 0.2
+    assert 0.01 < np.linalg.norm(tight.parts["dlib"] - wide.parts["dlib"]) < 0.2
 
 
 def test_a_padding_recorded_as_a_number_reads_as_it_was_made():

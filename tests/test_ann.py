@@ -17,7 +17,7 @@ from test_json import assert_match_report
 
 from lookalike import ann, api
 from lookalike.cli import main
-from lookalike.faces import Settings
+from lookalike.faces import Settings, dlib_only
 from lookalike.index import DIM, Index, PhotoRecord, pack
 from lookalike.models.dlibnets import dlib_info
 
@@ -30,14 +30,14 @@ def write_people(path: Path, people: range, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     with Index.open(path, create=True) as idx, idx.writer():
         if idx.settings() is None:
-            idx.set_settings(Settings(), dlib_info())
+            idx.set_settings(dlib_only(Settings()), dlib_info())
         items = []
         for p in people:
             centre = rng.normal(0, 0.1, DIM)
             for k in range(PHOTOS):
-                faces = [(10, 90, 90, 10, pack(centre + rng.normal(0, 0.04, DIM)), None)]
+                faces = [(10, 90, 90, 10, pack(centre + rng.normal(0, 0.04, DIM)), None, None)]
                 if k % 2:
-                    faces.append((10, 290, 90, 210, pack(rng.normal(0, 0.1, DIM)), None))
+                    faces.append((10, 290, 90, 210, pack(rng.normal(0, 0.1, DIM)), None, None))
                 items.append((record(f"person{p:04d}", k), faces))
         idx.write(items)
         names = {f"person{p:04d}" for p in people}

@@ -69,6 +69,16 @@ def test_match_by_indexed_name_leaves_their_own_faces_out(celebs_index):
     assert "left out" in result.stderr
 
 
+def test_a_mean_face_is_nobodys_same_person(celebs_index):
+    """Its own faces are left out, so whoever is nearest is someone else (issue 32: the
+    athletes' mean faces called another athlete "probably the same person")."""
+    for name in ("ben_afflek", "elton_john", "jerry_seinfeld", "madonna", "mindy_kaling"):
+        result = run("match", name, "--index", celebs_index, "--json", "--tolerance", "2")
+        matches = json.loads(result.stdout)["matches"]
+        assert not any(m["same_person"] for m in matches)
+        assert all(m["resemblance"] != "probably the same person" for m in matches)
+
+
 def test_query_settings_must_match_the_index(celebs_index):
     result = run(
         "match", EXAMPLES / "obama.jpg", "--index", celebs_index, "--jitters", "3", ok=False

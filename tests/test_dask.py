@@ -110,7 +110,8 @@ def test_a_task_that_raises_fails_its_photo_alone(local_cluster):
         assert there.status == here.status
         assert [f[:4] for f in there.faces] == [tuple(f.box) for f in here.faces]
         for remote, local in zip(there.faces, here.faces, strict=True):
-            assert np.allclose(unpack(remote[4]), local.embedding, atol=1e-5)
+            assert np.allclose(unpack(remote[4]), local.parts["dlib"], atol=1e-5)
+            assert np.allclose(unpack(remote[5]), local.parts["sface"], atol=1e-5)
 
 
 def test_cluster_from_the_environment(examples, local_cluster, tmp_path):

@@ -13,6 +13,8 @@ from lookalike import export, montage
 from lookalike.cli import main
 from lookalike.index import DIM, Index
 
+FUSED = 2 * DIM  # the index's vectors: dlib's and SFace's
+
 pytestmark = needs_data
 
 
@@ -33,7 +35,7 @@ def test_records_are_the_index(truth, celebs_index):
         g = idx.gallery()
         info = idx.describe_faces(g.face_ids)
     assert np.array_equal(truth.X, g.X) and truth.X.dtype == np.float32
-    assert truth.X.shape == (len(info), DIM)
+    assert truth.X.shape == (len(info), FUSED)
     for i, fid in enumerate(truth.face_ids):
         assert truth.names[i] == info[int(fid)]["name"]
         assert truth.photos[i] == info[int(fid)]["path"]
@@ -58,7 +60,7 @@ def test_csv(tmp_path, truth, celebs_index):
     with open(out, newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     assert rows[0][:7] == ["face_id", "name", "photo", "top", "right", "bottom", "left"]
-    assert len(rows[0]) == 7 + DIM and len(rows) == len(truth) + 1
+    assert len(rows[0]) == 7 + FUSED and len(rows) == len(truth) + 1
     X = np.array([r[7:] for r in rows[1:]], dtype=np.float32)
     assert np.array_equal(X, truth.X)
     assert [r[1] for r in rows[1:]] == [n or "" for n in truth.names]
@@ -95,7 +97,7 @@ def test_projector_folder(tmp_path, truth, celebs_index):
     )
 
     vectors = [line.split("\t") for line in (out / "vectors.tsv").read_text().splitlines()]
-    assert len(vectors) == len(truth) and {len(v) for v in vectors} == {DIM}
+    assert len(vectors) == len(truth) and {len(v) for v in vectors} == {FUSED}
     assert np.array_equal(np.array(vectors, np.float32), truth.X)
 
     meta = [line.split("\t") for line in (out / "metadata.tsv").read_text().splitlines()]
@@ -104,7 +106,7 @@ def test_projector_folder(tmp_path, truth, celebs_index):
     assert [int(m[2]) for m in meta[1:]] == truth.face_ids.tolist()
 
     config = json.loads((out / "projector_config.json").read_text())["embeddings"][0]
-    assert config["tensorShape"] == [len(truth), DIM]
+    assert config["tensorShape"] == [len(truth), FUSED]
     assert config["tensorPath"] == "http://localhost:8000/p/vectors.tsv"
     assert config["metadataPath"].endswith("/metadata.tsv")
     side, _ = config["sprite"]["singleImageDim"]

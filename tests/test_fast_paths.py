@@ -88,7 +88,7 @@ def _add_photos(idx: Index, start: int, count: int, rng) -> None:
     for i in range(start, start + count):
         v = rng.normal(size=DIM).astype(np.float32)
         record = PhotoRecord(f"/photos/p{i}.jpg", f"person{i % 7}", 1, 1, f"{i:040x}", "ok")
-        items.append((record, [(0, 10, 10, 0, pack(v / np.linalg.norm(v)), None)]))
+        items.append((record, [(0, 10, 10, 0, pack(v / np.linalg.norm(v)), None, None)]))
     idx.write(items)
     for name in {f"person{i % 7}" for i in range(start, start + count)}:
         rows = idx.faces_of_person(name)

@@ -27,7 +27,7 @@ def test_the_packaged_gallery_loads_with_the_settings_the_encoder_uses():
     g = BuiltinGallery()
     assert g.settings() == Settings()
     assert len(g.names) == 5749 and len(g.X) >= 13_000
-    assert g.X.shape[1] == 128 and np.isfinite(g.X).all()
+    assert g.X.shape[1] == 256 and np.isfinite(g.X).all()  # dlib's and SFace's vectors
     assert g.path.stat().st_size < 8_000_000  # embeddings only, no pixels
 
 

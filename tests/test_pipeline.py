@@ -17,7 +17,7 @@ def test_embedding_equals_face_recognition_on_the_same_face():
     (ours,) = api.encode(path)
     image = face_recognition.load_image_file(path)
     (theirs,) = face_recognition.face_encodings(image, [ours.box], num_jitters=1, model="small")
-    assert np.linalg.norm(ours.embedding - theirs) < 1e-6
+    assert np.linalg.norm(ours.parts["dlib"] - theirs) < 1e-6
 
 
 def test_detection_on_the_shrunk_copy_finds_face_recognitions_face():
@@ -25,7 +25,7 @@ def test_detection_on_the_shrunk_copy_finds_face_recognitions_face():
     path = EXAMPLES / "obama-1080p.jpg"
     (ours,) = api.encode(path)
     (theirs,) = face_recognition.face_encodings(face_recognition.load_image_file(path))
-    assert np.linalg.norm(ours.embedding - theirs) < 0.1
+    assert np.linalg.norm(ours.parts["dlib"] - theirs) < 0.1
 
 
 def test_same_person_is_near_and_different_people_far():
@@ -42,7 +42,8 @@ def test_two_faces_are_found_with_boxes_in_original_pixels():
     for f in found:
         top, right, bottom, left = f.box
         assert 0 <= left < right <= photo.width and 0 <= top < bottom <= photo.height
-        assert f.embedding.shape == (128,) and f.embedding.dtype == np.float32
+        assert f.embedding.shape == (256,) and f.embedding.dtype == np.float32  # dlib, SFace
+        assert f.parts["dlib"].shape == f.parts["sface"].shape == (128,)
         assert f.chip.shape == (150, 150, 3)
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import search
-from .index import DIM, Gallery, replaced_atomically, write_atomically
+from .index import Gallery, replaced_atomically, write_atomically
 
 #: ``match`` searches the graph from this many faces on (at 1M, exact search took 319 ms a
 #: query in bench-ann's run, the graph 10 ms: docs/ann.md); ``--ann``/``--exact`` override.
@@ -156,7 +156,7 @@ def build(gallery: Gallery) -> object:
     from usearch.index import Index  # imported here: exact searches never need it
 
     graph = Index(
-        ndim=DIM,
+        ndim=gallery.X.shape[1],
         metric="l2sq",
         dtype=DTYPE,
         connectivity=CONNECTIVITY,
@@ -192,7 +192,7 @@ def _load(graph_path: Path, keys_path: Path, gallery: Gallery) -> object | None:
     n = len(gallery.face_ids)
     if graph is None or keys.dtype != _KEYS or keys.shape != (n,) or len(graph) != n:
         return None
-    if graph.ndim != DIM:
+    if graph.ndim != gallery.X.shape[1]:
         return None
     return graph
 

@@ -369,26 +369,32 @@ def match_query(
 ) -> list[Match]:
     """The ``top`` people (or faces) nearest to each face of ``q``, ranked by L2, searched
     exactly or through the ANN graph (``search_mode``, ``notify``: :func:`searcher`).  Only the
-    nearest person can be the same person: :func:`verdict.same_person` decides, an open-set
-    rule that holds where the query's person may not be in the index at all; a
-    ``tolerance`` given instead calls them so within it."""
+    nearest person can be the same person: the settings' :class:`verdict.Rule` decides, an
+    open-set rule that holds where the query's person may not be in the index at all; a
+    ``tolerance`` given instead calls them so within it.  A person's mean face is nobody's
+    same person (:mod:`lookalike.verdict`)."""
     with idx.snapshot():  # the faces ranked are the faces described, while `index` runs
         gallery = idx.gallery()
         graph = searcher(idx, gallery, search_mode, notify)
         hits = [rank(gallery, e, top, per_person, q.exclude, graph) for e in q.embeddings]
         info = idx.describe_faces(gallery.face_ids[r] for found in hits for r, _ in found)
-    cohort = cohort_for(idx.settings())
-    people = len(gallery.names) - (_code(gallery, q.exclude) is not None)
+    settings = idx.settings()
+    cohort, rule = cohort_for(settings), verdict.rule_for(settings.networks)
+    people, photos = _compared(gallery, _code(gallery, q.exclude))
     out: list[Match] = []
     for n, (e, found) in enumerate(zip(q.embeddings, hits, strict=True), start=1):
         v = _verdict_distances(cohort, e, gallery, found)
         # the nearest person: the first row ranked, or with --faces the nearest credited face
         first = found[:1] if per_person else rank(gallery, e, 1, True, q.exclude, graph)
         near = v[:1] if per_person else _verdict_distances(cohort, e, gallery, first)
-        same = bool(near) and (
-            verdict.same_person(near[0], people, calibrated=cohort is not None)
-            if tolerance is None
-            else near[0] <= tolerance
+        same = (
+            bool(near)
+            and q.faces_found is not None  # a photo, not a mean face
+            and (
+                rule.same_person(near[0], people, photos, calibrated=cohort is not None)
+                if tolerance is None
+                else near[0] <= tolerance
+            )
         )
         same_code = gallery.person[first[0][0]] if same else None
         for i, (r, dist) in enumerate(found):
@@ -406,10 +412,21 @@ def match_query(
                     int(gallery.face_ids[r]),
                     n,
                     round(v[i], 6) if cohort else None,
-                    _words(dist, v[i], is_same),
+                    _words(rule, dist, v[i], is_same),
                 )
             )
     return out
+
+
+def _compared(gallery: Gallery, exclude: int | None) -> tuple[int, float]:
+    """What a query is compared against: the gallery's people, and their photos a person
+    (faces credited to someone), the person ``exclude`` (a code) left out."""
+    credited = gallery.person[gallery.person >= 0]
+    people = len(gallery.names)
+    if exclude is not None:
+        credited = credited[credited != exclude]
+        people -= 1
+    return people, len(credited) / max(people, 1)
 
 
 def source(idx: Index | BuiltinGallery) -> dict:
@@ -448,11 +465,11 @@ def _verdict_distances(
     return [max(0.0, float(v)) for v in (d if calibrated is None else calibrated)]
 
 
-def _words(l2: float, v: float, same: bool) -> str:
-    """What a match's distance means, in words (:func:`verdict.resemblance`)."""
+def _words(rule: verdict.Rule, l2: float, v: float, same: bool) -> str:
+    """What a match's distance means, in words (:meth:`verdict.Rule.resemblance`)."""
     if l2 < verdict.SAME_PHOTO:
         return "the same photo"
-    return "probably the same person" if same else verdict.resemblance(v)
+    return "probably the same person" if same else rule.resemblance(v)
 
 
 def _calibrated(

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from . import api, config, export, facemap, maphtml, montage, search
+from . import api, config, export, facemap, maphtml, montage, search, upgrade
 from .distributor import ClusterError
 from .faces import QUALITY, Settings, as_now
-from .gallery import BuiltinGallery, preset_of
+from .gallery import BuiltinGallery, former_preset, preset_of
 from .images import DEFAULT_MAX_PIXELS, ImageError
 from .index import Index, IndexFileError
 from .indexer import Summary
@@ -94,7 +94,8 @@ def engine_option(command: Callable) -> Callable:
         type=click.Choice(runtime.ENGINES),
         help="Who runs dlib's face encoder and CNN detector: onnx (onnxruntime, about 10x "
         "faster; the default where installed) or dlib itself.  The same encodings and boxes.  "
-        "[env LOOKALIKE_ENGINE]",
+        "The second network (SFace, in --quality default and best) runs on onnxruntime either "
+        "way.  [env LOOKALIKE_ENGINE]",
     )(wrapper)
 
 
@@ -132,8 +133,9 @@ def detection_options(unset: Callable[[object], str]) -> Callable:
         f = click.option(
             "--quality",
             type=click.Choice(list(QUALITY)),
-            help="default: fast; best: the most accurate, about 8x slower to encode; cli: "
-            "face_recognition's CLI's own faces and encodings (docs/how-it-works.md).  "
+            help="default: fast, dlib's network and SFace fused; best: the most accurate, "
+            "several times slower to encode; cli: face_recognition's CLI's own faces and "
+            "encodings, dlib's network alone (docs/how-it-works.md).  "
             f"[{unset('default')}]",
         )(f)
         f = click.option(
@@ -593,6 +595,7 @@ def info_cmd(index_path, as_json, verbose):
         f"faces:     {data['faces']}",
         f"people:    {data['people']}",
         f"settings:  {_settings_line(data['settings'])}",
+        f"networks:  {_networks_line(data['settings'])}",
         f"dlib:      {_dlib_line(data['dlib_running'])} running; "
         f"index made with {_dlib_line(data['dlib_at_index'])}",
         f"lfw:       {_lfw_line(data['lfw'])}",
@@ -628,6 +631,18 @@ def _dlib_line(dlib: dict | None) -> str:
     return f"{dlib['version']} (BLAS: {'yes' if dlib['blas'] else 'no'}{engine})"
 
 
+def _networks_line(settings: dict | None) -> str:
+    """Which networks made the index's vectors, with their weights."""
+    if not settings:
+        return "(none yet)"
+    made = Settings.from_dict(settings)
+    if "sface" not in made.weights:
+        hint = "; `lookalike upgrade` adds SFace" if former_preset(as_now(made)) else ""
+        return f"dlib's encoder alone{hint}"
+    weights = ", ".join(f"{name} {w:g}" for name, w in made.weights.items())
+    return f"dlib's encoder and SFace, fused (weights: {weights})"
+
+
 def _settings_line(settings: dict | None) -> str:
     """``--quality default (detector=hog, upsample=0, jitters=1)``: a preset by its name and
     the options of its own; other settings field by field (``info --json`` has them all)."""
@@ -636,11 +651,63 @@ def _settings_line(settings: dict | None) -> str:
     made = Settings.from_dict(settings)
     now = as_now(made)
     preset = preset_of(now)
+    if preset is None and former_preset(now):
+        preset, now = former_preset(now), Settings(**QUALITY[former_preset(now)])
     if preset is None:
         return ", ".join(f"{k}={v}" for k, v in settings.items())
     options = ", ".join(f"{k}={settings[k]}" for k in ("detector", "upsample", "jitters"))
     former = ", ".join(f"{k}={v}" for k, v in made.as_dict().items() if getattr(now, k) != v)
     return f"--quality {preset}{f' as it was ({former})' if former else ''} ({options})"
+
+
+@main.command("upgrade")
+@index_option
+@click.option("--jobs", "-j", type=click.IntRange(1), help="Worker processes [default: all cores].")
+@max_pixels_option
+@json_option
+@user_errors
+@engine_option
+def upgrade_cmd(index_path, jobs, max_pixels, as_json):
+    """Give an index made before the second network (SFace) its vectors.
+
+    Each face the index holds is found again in its photo, by its box, and encoded by SFace;
+    dlib's vectors, names and groups are kept, nothing is detected again.  Until it is done
+    the index answers as before; then it answers with both networks.  Ctrl-C keeps what is
+    done: run it again to finish.
+
+    \b
+      lookalike upgrade
+      lookalike upgrade --index people.db --jobs 2
+    """
+    with Index.open(index_path) as idx:
+        summary = upgrade.upgrade(idx, jobs, max_pixels, progress=True)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2))
+    _report_upgrade(summary)
+
+
+def _report_upgrade(s: upgrade.Summary) -> None:
+    """One line of what the run did, and why it is not done where it is not."""
+    if "sface" in s.settings.weights and not s.upgraded:
+        click.echo(f"{s.index} has SFace's vectors already: nothing to do", err=True)
+        return
+    done = (
+        f"{s.photos} photos read again, {s.faces} faces given SFace's vectors in {s.seconds:.1f}s"
+    )
+    if s.upgraded:
+        click.echo(f"{s.index}: {done}; it now answers with dlib's and SFace's vectors", err=True)
+        return
+    click.echo(f"{s.index}: {done}; {s.left} faces left", err=True)
+    for photo, reason in s.unreadable:
+        click.echo(f"  not read as indexed: {photo}: {reason}", err=True)
+    if s.interrupted:
+        raise click.ClickException(
+            "interrupted: what is done is kept; run the same command to finish"
+        )
+    raise click.ClickException(
+        f"{len(s.unreadable)} photos could not be read as they were indexed (moved, changed "
+        "or deleted): `lookalike index` their folders, then run `lookalike upgrade` again"
+    )
 
 
 @main.command("people")
@@ -742,7 +809,7 @@ def map_cmd(index_path, out, html, method, highlight, per_person, top, sample, m
 )
 @user_errors
 def export_cmd(out, index_path, fmt, base_url):
-    """Write every indexed face (name, photo, box, 128-d embedding) to OUT.
+    """Write every indexed face (name, photo, box, embedding) to OUT.
 
     \b
       lookalike export --format projector DIR    TensorFlow Embedding Projector files

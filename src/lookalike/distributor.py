@@ -19,7 +19,7 @@ from itertools import chain
 from typing import Protocol
 
 from .faces import Settings
-from .index import pack
+from .index import packed_parts
 from .indexer import Job, Result, _init_worker, _work, encode_file
 from .models.weights import ModelError, model_dir
 
@@ -270,10 +270,10 @@ def encode_chunk(
 
 def encode_remote(job: Job, settings: Settings, max_pixels: int, data: bytes | None) -> Result:
     """A cluster task: encode one photo, its faces as the rows the index stores (box,
-    packed float32 embedding, chip JPEG): a few KB a face over the network, not the
+    each network's packed float32 vector, chip JPEG): a few KB a face over the network, not the
     67 KB of the raw chip."""
     result = encode_file(job, settings, max_pixels, data)
-    result.faces = [(*f.box, pack(f.embedding), f.chip_jpeg()) for f in result.faces]
+    result.faces = [(*f.box, *packed_parts(f), f.chip_jpeg()) for f in result.faces]
     return result
 
 

@@ -1,8 +1,11 @@
 """The index's embedding dictionary, out to files other tools read.
 
-- ``npz``: arrays ``embeddings`` (float32, n x 128), ``names`` ('' for an unnamed bystander),
+- ``npz``: arrays ``embeddings`` (float32, n x d), ``names`` ('' for an unnamed bystander),
   ``photos``, ``boxes`` (top, right, bottom, left) and ``face_ids``; loads without pickle.
-- ``csv``: one row per face: face_id, name, photo, top, right, bottom, left, e0 .. e127.
+- ``csv``: one row per face: face_id, name, photo, top, right, bottom, left, e0, e1...
+
+An embedding is the vector search compares: 128 floats of dlib's network, then 128 of
+SFace's where the index's settings fuse it (each times its weight: ``info`` shows them).
 - ``json``: a list of ``{"face_id", "name", "photo", "box", "embedding"}`` (name null for a
   bystander, box ``{"top", "right", "bottom", "left"}`` as every command's JSON has it).
 - ``projector``: a folder for TensorFlow's Embedding Projector: ``vectors.tsv``,
@@ -26,7 +29,7 @@ import numpy as np
 
 from . import montage
 from .api import named_box
-from .index import DIM, Index
+from .index import Index
 
 FORMATS = ("projector", "npz", "csv", "json")
 FLOAT = "%.9g"
@@ -42,7 +45,7 @@ class Records:
     names: list[str | None]  # None: a bystander, not credited to the photo's person
     photos: list[str]
     boxes: np.ndarray  # int, n x 4: top, right, bottom, left
-    X: np.ndarray  # float32, n x 128
+    X: np.ndarray  # float32, n x d (128 a network)
 
     def __len__(self) -> int:
         return len(self.face_ids)
@@ -91,7 +94,7 @@ def write_csv(r: Records, out: Path) -> None:
     header = ["face_id", "name", "photo", "top", "right", "bottom", "left"]
     with open(out, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(header + [f"e{i}" for i in range(DIM)])
+        w.writerow(header + [f"e{i}" for i in range(r.X.shape[1])])
         for i, floats in enumerate(_floats(r.X)):
             w.writerow(
                 [int(r.face_ids[i]), r.names[i] or "", r.photos[i], *r.boxes[i].tolist(), *floats]
@@ -135,7 +138,7 @@ def write_projector(r: Records, idx: Index, folder: Path, base_url: str = "") ->
     url = base_url.rstrip("/") + "/" if base_url else ""
     embedding = {
         "tensorName": f"lookalike: {len(r)} faces",
-        "tensorShape": [len(r), DIM],
+        "tensorShape": list(r.X.shape),
         "tensorPath": url + vectors.name,
         "metadataPath": url + metadata.name,
         "sprite": {"imagePath": url + sprite_path.name, "singleImageDim": [side, side]},

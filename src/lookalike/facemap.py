@@ -1,11 +1,11 @@
 """A map of the face space: every indexed face (or person) as one point in two dimensions.
 
-The 128-d embeddings are projected with PCA (linear and instant, even on all of LFW), t-SNE
-(scikit-learn; its cost grows much faster than the number of points, so above ``sample``
+The embeddings (128-d a network) are projected with PCA (linear and instant, even on all of
+LFW), t-SNE (scikit-learn; its cost grows much faster than the number of points, so above ``sample``
 points it maps a random sample) or UMAP (only when ``umap-learn`` is installed).  The
 projection is fitted on the index's points alone, so a query does not move them; the query is
 then placed on that map (PCA and UMAP project it, t-SNE cannot: it goes among its nearest
-points).  Its nearest neighbours are the nearest in the full 128-d space, not on the map.
+points).  Its nearest neighbours are the nearest in the full space, not on the map.
 Drawn with matplotlib's Agg renderer (no display needed); :mod:`maphtml` writes the same map
 as an interactive page.
 """
@@ -141,7 +141,8 @@ class FaceMap:
         what = f"{len(self.space)} {self.space.unit}"
         if self.space.unit == "faces" and people:
             what += f" of {people} people"
-        return f"{what}, {METHOD_NAMES[self.method]} of the 128-d face embeddings"
+        dim = self.space.X.shape[1]
+        return f"{what}, {METHOD_NAMES[self.method]} of the {dim}-d face embeddings"
 
     @property
     def reading(self) -> str:

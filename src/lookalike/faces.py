@@ -11,11 +11,12 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from PIL import Image
 
+from . import align
 from .images import Photo, shrink
 from .models import dlibnets, hog
 from .models.runtime import engine
@@ -57,7 +58,17 @@ LEGACY = {
     "encode_from": "photo",
     "fallback_share": 0.0,
     "small_faces": 0,
+    "networks": "dlib",
 }
+
+#: The networks a face's vector can be made of (``Settings.networks``): dlib's encoder,
+#: whose vectors every index holds, and SFace (:mod:`lookalike.models.sface`).
+NETWORKS = ("dlib", "sface")
+#: The weights of ``default`` and ``best`` (docs/accuracy.md, "A second network"): chosen on
+#: LFW View 1 (``python bench/sface.py``), SFace's weight relative to dlib's (0.8 and 0.7),
+#: then both scaled so that 0.6 stays the most accurate same-person line of the plain distance.
+FUSED_DEFAULT = "dlib*0.54+sface*0.43"
+FUSED_BEST = "dlib*0.6+sface*0.42"
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,13 @@ class Settings:
     #: a copy of at most CROWD_SIDE px, for every face this tall and up (original pixels),
     #: see _look_at_crowd.
     small_faces: int = 80
+    #: The networks a face's vector is made of, each times its weight: ``dlib`` alone (128-d:
+    #: every index made before SFace, and ``--quality cli``), or dlib's vector then SFace's
+    #: unit vector (256-d), so that squared L2 is the weighted sum of the two networks'
+    #: squared distances and search, the ANN graph, clustering and calibration work on one
+    #: matrix as before.  SFace's chips are aligned by each ``landmarks`` model (their unit
+    #: vectors averaged); ``mirror`` and ``padding`` shape dlib's chips only.
+    networks: str = FUSED_DEFAULT
 
     def __post_init__(self) -> None:
         # checked here, not where used: a bad value would otherwise pass on small photos
@@ -107,10 +125,21 @@ class Settings:
         # as recorded until 2026-12-03 or passed from Python) are both "0.25"
         canonical = "+".join(str(p) for p in _paddings(str(self.padding)))
         object.__setattr__(self, "padding", canonical)
+        object.__setattr__(self, "networks", _canonical_networks(self.networks))
 
     @property
     def paddings(self) -> list[float]:
         return _paddings(self.padding)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """Each network's weight, dlib's first: ``{"dlib": 0.54, "sface": 0.43}``."""
+        return _weights(self.networks)
+
+    @property
+    def dim(self) -> int:
+        """The length of a face's vector: 128 a network."""
+        return 128 * len(self.weights)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -119,6 +148,59 @@ class Settings:
     def from_dict(cls, values: dict) -> Settings:
         """Settings as recorded; a field added since takes the value it had before it existed."""
         return cls(**{**LEGACY, **values})
+
+
+def _weights(networks: str) -> dict[str, float]:
+    """``"dlib*0.54+sface*0.43"`` as ``{"dlib": 0.54, "sface": 0.43}`` (a weight left out is
+    1); dlib first (every index holds its vectors), each network once, weights above 0."""
+    weights: dict[str, float] = {}
+    for term in networks.split("+"):
+        name, _, weight = term.partition("*")
+        try:
+            value = float(weight) if weight else 1.0
+        except ValueError:
+            value = math.nan
+        if name not in NETWORKS or name in weights or not (math.isfinite(value) and value > 0):
+            weights = {}
+            break
+        weights[name] = value
+    if not weights or next(iter(weights)) != "dlib":
+        raise ValueError(
+            f"bad networks {networks!r} (dlib, or dlib*W+sface*W: each network's weight above 0)"
+        )
+    return weights
+
+
+def _canonical_networks(networks: str) -> str:
+    """As :func:`_weights` reads it, written one way: ``dlib`` alone, ``dlib*0.5+sface*0.4``."""
+    weights = _weights(str(networks))
+    if weights == {"dlib": 1.0}:
+        return "dlib"
+    return "+".join(f"{name}*{w:g}" for name, w in weights.items())
+
+
+def fuse(parts: dict[str, np.ndarray], networks: str) -> np.ndarray:
+    """A face's vector (or, for ``n x 128`` parts, a matrix of them) from each network's
+    own: each times its weight, one after the other."""
+    weights = _weights(networks)
+    missing = [name for name in weights if parts.get(name) is None]
+    if missing:
+        raise ValueError(f"no {' or '.join(missing)} vector to fuse")
+    return np.concatenate(
+        [np.asarray(parts[name], np.float32) * np.float32(w) for name, w in weights.items()],
+        axis=-1,
+    )
+
+
+def parts_of(X: np.ndarray, networks: str) -> dict[str, np.ndarray]:
+    """Each network's own vectors back from fused ones (:func:`fuse` undone)."""
+    weights = _weights(networks)
+    X = np.asarray(X, np.float32)
+    width = X.shape[-1] // len(weights)
+    return {
+        name: X[..., i * width : (i + 1) * width] / np.float32(w)
+        for i, (name, w) in enumerate(weights.items())
+    }
 
 
 def _paddings(padding: str) -> list[float]:
@@ -147,6 +229,7 @@ QUALITY = {
         "mirror": False,
         "landmarks": "5-point",
         "padding": str(CHIP_PADDING),
+        "networks": FUSED_DEFAULT,
     },
     "best": {
         "fallback": "hog+cnn",
@@ -154,6 +237,7 @@ QUALITY = {
         "mirror": True,
         "landmarks": "5-point+68-point",
         "padding": "0.25+0.2",
+        "networks": FUSED_BEST,
     },
     #: face_recognition's CLI's own boxes and encodings (its 1600 px LANCZOS copy, HOG
     #: upsampled once, chips cut from that copy) for every face of 80 px and up, without
@@ -171,6 +255,7 @@ QUALITY = {
         "encode_from": "copy",
         "fallback_share": 1 / 16,
         "small_faces": 0,  # it upsamples already
+        "networks": "dlib",  # face_recognition's own pipeline: dlib's network alone
     },
 }
 
@@ -184,12 +269,19 @@ FORMERLY = {
 
 
 def as_now(settings: Settings) -> Settings:
-    """The preset's settings today where ``settings`` are what it was (:data:`FORMERLY`)."""
+    """The preset's settings today where ``settings`` are what it was (:data:`FORMERLY`), on
+    the networks ``settings`` name: an index made before SFace joined is today's preset on
+    dlib's network alone (:func:`dlib_only`), whose vectors it has, not today's preset."""
     for preset, changes in FORMERLY.items():
-        now = Settings(**QUALITY[preset])
+        now = replace(Settings(**QUALITY[preset]), networks=settings.networks)
         if any(replace(now, **old) == settings for old in changes):
             return now
     return settings
+
+
+def dlib_only(settings: Settings) -> Settings:
+    """``settings`` on dlib's network alone: what a preset was before SFace joined it."""
+    return replace(settings, networks="dlib")
 
 
 @dataclass
@@ -197,13 +289,16 @@ class Face:
     """One face in a photo.
 
     ``box`` is ``(top, right, bottom, left)`` in the original photo's pixels (the order
-    face_recognition uses); ``embedding`` is ``float32[128]``; ``chip`` is the aligned
-    150x150 RGB crop the encoder saw.
+    face_recognition uses); ``embedding`` is the vector search compares (float32, 128 a
+    network: :func:`fuse` of ``parts``); ``chip`` is the aligned 150x150 RGB crop dlib's
+    encoder saw; ``parts`` each network's own vector, by name (``dlib``: as dlib makes it,
+    ``sface``: a unit vector), which is what an index stores.
     """
 
     box: tuple[int, int, int, int]
     embedding: np.ndarray
     chip: np.ndarray
+    parts: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def area(self) -> int:
@@ -348,10 +443,14 @@ def _scale_rect(rect, factor: float, shape: tuple[int, ...]):
 
 
 def _encode(photo: Photo, rect, settings: Settings) -> Face:
-    """The face in ``rect``: one aligned chip per landmark model and padding, their mean
-    encoding; the chip kept is the first model's with the first padding."""
-    chips = _chips(photo.pixels, rect, settings.landmarks.split("+"), settings.paddings)
-    embedding = embed(chips, settings)
+    """The face in ``rect``: dlib's mean encoding of one aligned chip per landmark model and
+    padding (the chip kept is the first model's with the first padding), and SFace's of one
+    chip per landmark model where ``settings`` fuse it."""
+    shapes = _shapes(photo.pixels, rect, settings)
+    chips = _dlib_chips(photo.pixels, shapes, settings.paddings)
+    parts = {"dlib": embed(chips, settings)}
+    if "sface" in settings.weights:
+        parts["sface"] = sface_vector(photo.pixels, shapes)
     s = photo.scale
     box = (
         max(0, round(rect.top() * s)),
@@ -359,27 +458,54 @@ def _encode(photo: Photo, rect, settings: Settings) -> Face:
         min(photo.height, round(rect.bottom() * s)),
         max(0, round(rect.left() * s)),
     )
-    return Face(box=box, embedding=embedding, chip=chips[0])
+    return Face(box, fuse(parts, settings.networks), chips[0], parts)
 
 
-def cut_chip(photo: Photo, box: Sequence[int], settings: Settings) -> np.ndarray:
-    """The aligned chip of the face at ``box`` (``Face.box``: top, right, bottom, left in the
-    original photo's pixels), the one :func:`detect` keeps: the first landmark model's, cut
-    with the first padding, cut from the working pixels as ``encode_from="photo"`` does.  In a
-    photo worked on at full size (every LFW photo) it is that chip to the bit."""
+def face_rect(photo: Photo, box: Sequence[int]):
+    """A face's box (``Face.box``: top, right, bottom, left in the original photo's pixels)
+    as dlib's rectangle in the working pixels."""
     import dlib
 
     top, right, bottom, left = (round(v / photo.scale) for v in box)
-    rect = dlib.rectangle(left, top, right, bottom)
-    return _chips(photo.pixels, rect, settings.landmarks.split("+")[:1], settings.paddings[:1])[0]
+    return dlib.rectangle(left, top, right, bottom)
 
 
-def _chips(pixels: np.ndarray, rect, landmarks: list[str], paddings: list[float]) -> list:
-    """One aligned chip per landmark model and padding, model by model."""
+def cut_chip(photo: Photo, box: Sequence[int], settings: Settings) -> np.ndarray:
+    """The aligned chip of the face at ``box``, the one :func:`detect` keeps: the first
+    landmark model's, cut with the first padding, cut from the working pixels as
+    ``encode_from="photo"`` does.  In a photo worked on at full size (every LFW photo) it is
+    that chip to the bit."""
+    first = replace(settings, landmarks=settings.landmarks.split("+")[0])
+    shapes = _shapes(photo.pixels, face_rect(photo, box), first)
+    return _dlib_chips(photo.pixels, shapes, settings.paddings[:1])[0]
+
+
+def sface_of(photo: Photo, box: Sequence[int], settings: Settings) -> np.ndarray:
+    """SFace's vector of the face at ``box`` as :func:`detect` makes it with ``settings``
+    (from the working pixels): how ``lookalike upgrade`` gives SFace's vectors to an index
+    made before SFace joined, dlib's untouched."""
+    return sface_vector(photo.pixels, _shapes(photo.pixels, face_rect(photo, box), settings))
+
+
+def _shapes(pixels: np.ndarray, rect, settings: Settings) -> list:
+    """The face's landmarks by each of the settings' landmark models."""
+    return [dlibnets.landmarks(name)(pixels, rect) for name in settings.landmarks.split("+")]
+
+
+def _dlib_chips(pixels: np.ndarray, shapes: list, paddings: list[float]) -> list:
+    """One chip for dlib's encoder per landmark shape and padding, shape by shape."""
     import dlib
 
-    shapes = [dlibnets.landmarks(name)(pixels, rect) for name in landmarks]
     return [dlib.get_face_chip(pixels, s, CHIP_SIZE, pad) for s in shapes for pad in paddings]
+
+
+def sface_vector(pixels: np.ndarray, shapes: list) -> np.ndarray:
+    """SFace's unit vector of a face: of its chip aligned by each landmark shape, averaged."""
+    from .models import sface
+
+    vectors = sface.embed([align.sface_chip(pixels, shape) for shape in shapes])
+    mean = vectors.mean(axis=0)
+    return (mean / np.linalg.norm(mean)).astype(np.float32)
 
 
 def chip_jpeg(chip: np.ndarray, quality: int = 88) -> bytes:

@@ -36,7 +36,18 @@ import platformdirs
 
 from .cohort import Cohort, offset_for
 from .config import find_lfw
-from .faces import QUALITY, TOLERANCE, Settings, as_now, chip_jpeg, cut_chip, detect
+from .faces import (
+    QUALITY,
+    TOLERANCE,
+    Settings,
+    as_now,
+    chip_jpeg,
+    cut_chip,
+    detect,
+    dlib_only,
+    fuse,
+    parts_of,
+)
 from .images import ImageError, load_photo
 from .index import Gallery, Index, IndexFileError
 
@@ -166,9 +177,14 @@ def build(
     found = {rel: f for rel, f in found.items() if f.count}
     people = sorted({os.path.dirname(rel) for rel in found})
     code = {name: i for i, name in enumerate(people)}
-    X = np.stack([f.embedding for f in found.values()]).astype(np.float16)
+    fused = np.stack([f.embedding for f in found.values()])
+    parts = {k: v.astype(np.float16) for k, v in parts_of(fused, settings.networks).items()}
     person = np.array([code[os.path.dirname(rel)] for rel in found], np.int32)
     rows = {rel: i for i, rel in enumerate(found)}
+    pairs = read_pairs(dev_pairs)
+    calibrations = _calibration(fuse(parts, settings.networks), person, rows, pairs, "")
+    if settings.networks != "dlib":  # what the preset was before SFace: dlib's alone
+        calibrations |= _calibration(fuse(parts, "dlib"), person, rows, pairs, "dlib_")
     np.savez_compressed(
         out,
         settings=np.array(json.dumps(settings.as_dict())),
@@ -176,11 +192,22 @@ def build(
         person=person,
         files=np.array([os.path.basename(rel) for rel in found]),
         boxes=np.array([f.box for f in found.values()], np.int16),
-        X=X,
-        offset=np.array(dev_offset(X, person, rows, read_pairs(dev_pairs))),
-        typical=np.array(Cohort.of(X, person).typical),
+        X=parts["dlib"],
+        **({"S": parts["sface"]} if "sface" in parts else {}),
+        **calibrations,
     )
     return len(found)
+
+
+def _calibration(
+    X: np.ndarray, person: np.ndarray, rows: dict[str, int], pairs: list[Pair], prefix: str
+) -> dict[str, np.ndarray]:
+    """The offset (:func:`dev_offset`) and typical nearness (:class:`Cohort`) of the gallery
+    ``X``, as its file stores them (``prefix``: for which networks)."""
+    return {
+        f"{prefix}offset": np.array(dev_offset(X, person, rows, pairs)),
+        f"{prefix}typical": np.array(Cohort.of(X, person).typical),
+    }
 
 
 def dev_offset(X: np.ndarray, person: np.ndarray, rows: dict[str, int], pairs: list[Pair]) -> float:
@@ -215,7 +242,10 @@ class BuiltinGallery:
 
     NAME = NAME
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, networks: str | None = None):
+        """The gallery file at ``path`` (the default one when None), its faces' vectors fused
+        from the networks ``networks`` names (those it was made with when None; ``dlib``: as
+        the preset was before SFace joined it)."""
         path = path or packaged(Settings())
         if path is None:
             raise IndexFileError("the built-in LFW gallery is missing from this install")
@@ -224,16 +254,20 @@ class BuiltinGallery:
             # a gallery made before a preset changed holds what the preset makes today where
             # the change does not touch LFW's photos (the crowd's look of 2026-12-04: 250 px
             # photos are never shrunk) or was applied to the file (best's fallback, 2026-12-03)
-            self._settings = as_now(Settings.from_dict(json.loads(str(data["settings"]))))
+            made = as_now(Settings.from_dict(json.loads(str(data["settings"]))))
+            self._settings = dataclasses.replace(made, networks=networks or made.networks)
             self.names = [str(n) for n in data["names"]]
             self.person = data["person"]
             self.files = data["files"]
             self.boxes = data["boxes"]
-            self.X = np.ascontiguousarray(data["X"], dtype=np.float32)
+            parts = {"dlib": data["X"], "sface": data.get("S")}
+            self.X = np.ascontiguousarray(fuse(parts, self._settings.networks))
+            # the networks it was made with, or dlib's alone (stored beside them since SFace)
+            prefix = "" if self._settings.networks == made.networks else "dlib_"
             #: None in a gallery made before verdicts were calibrated (2026-12-03)
-            self.offset = float(data["offset"]) if "offset" in data else None
+            self.offset = float(data[f"{prefix}offset"]) if f"{prefix}offset" in data else None
             #: the whole gallery's typical nearness (:class:`Cohort`), stored since 2026-12-04
-            self.typical = float(data["typical"]) if "typical" in data else None
+            self.typical = float(data[f"{prefix}typical"]) if f"{prefix}typical" in data else None
         #: the LFW folder (holding ``images/``) when its photos are here (:func:`builtin_gallery`)
         self.lfw: Path | None = None
 
@@ -322,36 +356,48 @@ def preset_of(settings: Settings) -> str | None:
     return next((q for q in QUALITY if Settings(**QUALITY[q]) == settings), None)
 
 
+def former_preset(settings: Settings) -> str | None:
+    """The preset whose settings these were before SFace joined it (dlib's network alone)."""
+    fused = [q for q in QUALITY if "sface" in Settings(**QUALITY[q]).weights]
+    return next((q for q in fused if dlib_only(Settings(**QUALITY[q])) == settings), None)
+
+
 def packaged(settings: Settings) -> Path | None:
-    """The packaged gallery made with ``settings``, if there is one in this install."""
-    name = PACKAGED.get(preset_of(settings))
+    """The packaged gallery whose faces ``settings`` make, if there is one in this install:
+    the one made with them, or, for a preset's settings before SFace joined it, the preset's
+    (its dlib vectors are theirs)."""
+    name = PACKAGED.get(preset_of(settings) or former_preset(settings))
     resource = resources.files("lookalike").joinpath(name) if name else None
     return Path(str(resource)) if resource and resource.is_file() else None
 
 
 @cache
-def _load(path: Path | None) -> BuiltinGallery:
-    return BuiltinGallery(path)
+def _load(path: Path | None, networks: str | None = None) -> BuiltinGallery:
+    return BuiltinGallery(path, networks)
 
 
 def builtin_gallery(settings: Settings, lfw: str | os.PathLike | None = None) -> BuiltinGallery:
-    """The packaged gallery made with ``settings``, else the default one; loaded once a
+    """The packaged gallery whose faces ``settings`` make, else the default one; loaded once a
     process (it is read-only), so matching against it and calibrating share one load.  Each
     call has its own copy (the arrays shared) that knows where the LFW photos are:
     :func:`~lookalike.config.find_lfw` of ``lfw``."""
-    gallery = copy.copy(_load(packaged(settings) or packaged(Settings())))
+    path = packaged(settings)
+    gallery = copy.copy(_load(path, settings.networks) if path else _load(packaged(Settings())))
     gallery.lfw = find_lfw(lfw)
     return gallery
 
 
 @cache
 def cohort_for(settings: Settings) -> Cohort | None:
-    """The packaged gallery made with ``settings`` (or with what a preset made of them
+    """The packaged gallery whose faces ``settings`` make (or what a preset made of them
     became: :func:`faces.as_now`; its cohort differs by a few faces) as a cohort (made
     once), or None."""
-    path = packaged(settings) or packaged(as_now(settings))
-    gallery = _load(path) if path else None
-    return gallery.cohort() if gallery and gallery.offset is not None else None
+    for made in (settings, as_now(settings)):
+        path = packaged(made)
+        if path:
+            gallery = _load(path, made.networks)
+            return gallery.cohort() if gallery.offset is not None else None
+    return None
 
 
 def cached_index(cache: str | os.PathLike, settings: Settings) -> Path:

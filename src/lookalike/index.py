@@ -2,13 +2,16 @@
 
 Tables: ``meta`` (format version and the settings that made the embeddings), ``photos``
 (path, size, mtime, content hash, status, error, person name: ``""`` for a photo whose faces
-belong to nobody yet, indexed ``--unnamed``) and ``faces`` (box, embedding as packed float32,
-whether the face is credited to the photo's person, the aligned chip as JPEG); since format
+belong to nobody yet, indexed ``--unnamed``) and ``faces`` (box, dlib's vector as packed
+float32, since format 3 SFace's beside it where the settings fuse it, whether the face is
+credited to the photo's person, the aligned chip as JPEG); since format
 2, ``named_faces`` (names given by hand, keyed by the photo's content hash and the face's
 box, so that they survive re-indexing) and ``face_groups`` (the groups of the last
 ``lookalike cluster``: :mod:`lookalike.groups`).  Writes happen in batches, one
 transaction each (WAL), so an interrupted run keeps every committed batch.  Nothing is ever
-pickled: embeddings are raw float32 with their size checked.
+pickled: embeddings are raw float32 with their size checked.  Each network's vector is
+stored as it makes it; the vector search sees (``Gallery.X``) is fused from them with the
+weights the settings record (:func:`lookalike.faces.fuse`).
 """
 
 from __future__ import annotations
@@ -26,12 +29,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .faces import Face, Settings
+from .faces import Face, Settings, fuse
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 #: The name of a photo whose faces belong to nobody yet (``index --unnamed``).
 UNNAMED = ""
 APP = "lookalike"
+#: The length of one network's vector.
 DIM = 128
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -57,7 +61,8 @@ CREATE TABLE IF NOT EXISTS faces (
     top INTEGER NOT NULL, right INTEGER NOT NULL, bottom INTEGER NOT NULL, left INTEGER NOT NULL,
     embedding BLOB NOT NULL,
     credited INTEGER NOT NULL DEFAULT 0,
-    chip BLOB
+    chip BLOB,
+    sface BLOB
 );
 CREATE INDEX IF NOT EXISTS faces_photo ON faces(photo_id);
 """
@@ -94,6 +99,9 @@ HAND_NAME_SQL = (
     "(SELECT n.name FROM named_faces n WHERE n.sha1 = p.sha1 AND n.top = f.top"
     " AND n.right = f.right AND n.bottom = f.bottom AND n.left = f.left)"
 )
+
+#: Format 3: SFace's vector of each face (NULL in an index whose settings do not fuse it).
+SFACE_SQL = "ALTER TABLE faces ADD COLUMN sface BLOB;"
 
 #: The photos without a face or unreadable, for counting them without a scan of every photo.
 PROBLEMS_SQL = "CREATE INDEX IF NOT EXISTS photos_problems ON photos(status) WHERE status != 'ok';"
@@ -137,11 +145,11 @@ class PhotoRecord:
 class Gallery:
     """Every indexed face as arrays, for search.
 
-    ``X`` is ``float32[n, 128]``; ``face_ids`` the faces' row ids; ``person`` an int code per
-    face (``-1`` for an uncredited bystander) into ``names``; ``sq`` the squared norms of
-    ``X``'s rows when known (they save a pass over ``X`` per query); ``generation`` the
-    index's generation the arrays are (None: not from an index file), which keys the ANN
-    sidecar (:mod:`lookalike.ann`).
+    ``X`` is ``float32[n, d]`` (128 a network the settings fuse); ``face_ids`` the faces' row
+    ids; ``person`` an int code per face (``-1`` for an uncredited bystander) into ``names``;
+    ``sq`` the squared norms of ``X``'s rows when known (they save a pass over ``X`` per
+    query); ``generation`` the index's generation the arrays are (None: not from an index
+    file), which keys the ANN sidecar (:mod:`lookalike.ann`).
     """
 
     X: np.ndarray
@@ -172,7 +180,8 @@ def pack(embedding: np.ndarray) -> bytes:
 
 
 def unpack(blob: bytes, where: object = "the index") -> np.ndarray:
-    """A stored embedding as float32[128]; anything but 512 bytes is refused, never guessed."""
+    """A stored network's vector as float32[128]; anything but 512 bytes is refused, never
+    guessed."""
     if not isinstance(blob, bytes) or len(blob) != DIM * 4:
         size = len(blob) if isinstance(blob, bytes) else 0
         raise IndexFileError(f"{where} holds a corrupt embedding ({size} bytes)")
@@ -271,9 +280,10 @@ class Index:
                     f"another `lookalike index` is writing {self.path}; wait for it to finish"
                 ) from None
             try:
+                sface = "" if self._has_sface() else SFACE_SQL
                 self.db.executescript(  # older indexes: to this format, in place
-                    f"BEGIN; {GENERATION_SQL} {NAMES_SQL} {PROBLEMS_SQL} UPDATE meta SET value = "
-                    f"'{FORMAT_VERSION}' WHERE key = 'format_version'; COMMIT;"
+                    f"BEGIN; {GENERATION_SQL} {NAMES_SQL} {PROBLEMS_SQL} {sface} UPDATE meta SET "
+                    f"value = '{FORMAT_VERSION}' WHERE key = 'format_version'; COMMIT;"
                 )
                 self._make_face_names()
                 yield
@@ -312,9 +322,57 @@ class Index:
                 "upgrade lookalike, or index into a new --index"
             ) from None
 
-    def set_settings(self, settings: Settings, dlib: dict) -> None:
+    def set_settings(self, settings: Settings, dlib: dict | None = None) -> None:
+        """Record the settings, and the dlib that encodes with them (a new index's; an index
+        given a second network's vectors keeps its own).  The vectors search sees change with
+        them, so the generation moves on too."""
+        values = {"settings": json.dumps(settings.as_dict())}
+        if dlib is not None:
+            values["dlib"] = json.dumps(dlib)
         with self.db:
-            self._set_meta({"settings": json.dumps(settings.as_dict()), "dlib": json.dumps(dlib)})
+            self._set_meta(values)
+            self.db.execute("UPDATE meta SET value = value + 1 WHERE key = 'generation'")
+
+    def without_sface(self) -> dict[tuple[str, str | None], list[tuple[int, list[int]]]]:
+        """The faces that have no SFace vector yet, by their photo (path, content hash):
+        ``(face_id, box)`` each.  (A writer's: the column exists.)"""
+        rows = self.db.execute(
+            "SELECT p.path, p.sha1, f.id, f.top, f.right, f.bottom, f.left FROM faces f "
+            "JOIN photos p ON p.id = f.photo_id WHERE f.sface IS NULL ORDER BY p.path, f.id"
+        )
+        out: dict[tuple[str, str | None], list[tuple[int, list[int]]]] = {}
+        for path, sha1, face_id, *box in rows:
+            out.setdefault((path, sha1), []).append((face_id, box))
+        return out
+
+    def set_sface(self, vectors: Iterable[tuple[int, np.ndarray]]) -> None:
+        """Store SFace's vector of faces (``face_id, vector``), one transaction."""
+        with self.db:
+            self.db.executemany(
+                "UPDATE faces SET sface = ? WHERE id = ?", [(pack(v), int(i)) for i, v in vectors]
+            )
+
+    def networks(self) -> str:
+        """The networks the index's vectors are fused from (dlib's alone while it is empty)."""
+        settings = self.settings()
+        return settings.networks if settings else "dlib"
+
+    def _has_sface(self) -> bool:
+        """Whether the faces table has SFace's column (format 3 on)."""
+        return any(r[1] == "sface" for r in self.db.execute("PRAGMA table_info(faces)"))
+
+    def _vector_columns(self) -> str:
+        """The columns of ``faces f`` a face's vector is fused from: dlib's, then SFace's."""
+        return "f.embedding, " + ("f.sface" if self._has_sface() else "NULL")
+
+    def _fuse(self, dlib: Sequence[bytes], sface: Sequence[bytes | None], networks: str):
+        """The vectors of faces (``n x d``) from their stored networks' vectors."""
+        parts = {"dlib": _matrix(dlib, self.path)}
+        if "sface" in networks:
+            if any(blob is None for blob in sface):
+                raise IndexFileError(f"{self.path} holds a face without SFace's vector")
+            parts["sface"] = _matrix(sface, self.path)
+        return fuse(parts, networks)
 
     # -- photos --------------------------------------------------------------------------
     def stats_by_path(self) -> dict[str, tuple[int | None, int | None, str]]:
@@ -349,8 +407,9 @@ class Index:
         ).fetchone()
 
     def faces_of_photo(self, photo_id: int) -> list[tuple]:
+        """A photo's faces as :meth:`write` takes them: box, vectors (dlib's, SFace's), chip."""
         return self.db.execute(
-            "SELECT top, right, bottom, left, embedding, chip FROM faces WHERE photo_id = ?",
+            "SELECT top, right, bottom, left, embedding, sface, chip FROM faces WHERE photo_id = ?",
             (photo_id,),
         ).fetchall()
 
@@ -379,8 +438,8 @@ class Index:
                 )
                 rows = [_face_row(f) for f in faces]
                 self.db.executemany(
-                    "INSERT INTO faces(photo_id, top, right, bottom, left, embedding, chip)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO faces(photo_id, top, right, bottom, left, embedding, sface, chip)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [(cur.lastrowid, *row) for row in rows],
                 )
 
@@ -411,16 +470,20 @@ class Index:
         return names
 
     # -- people --------------------------------------------------------------------------
-    def faces_of_person(self, name: str) -> list[tuple[int, int, int, bytes]]:
-        """``(face_id, photo_id, area, embedding)`` for every face in ``name``'s photos but
+    def faces_of_person(self, name: str) -> list[tuple[int, int, int, np.ndarray]]:
+        """``(face_id, photo_id, area, vector)`` for every face in ``name``'s photos but
         those named by hand (whoever they are, they are not to be credited)."""
-        return self.db.execute(
-            "SELECT f.id, f.photo_id, (f.bottom - f.top) * (f.right - f.left), f.embedding "
-            "FROM faces f JOIN photos p ON p.id = f.photo_id "
+        rows = self.db.execute(
+            "SELECT f.id, f.photo_id, (f.bottom - f.top) * (f.right - f.left), "
+            f"{self._vector_columns()} FROM faces f JOIN photos p ON p.id = f.photo_id "
             "JOIN face_names n ON n.face_id = f.id WHERE p.name = ? AND n.hand IS NULL "
             "ORDER BY f.id",
             (name,),
         ).fetchall()
+        if not rows:
+            return []
+        X = self._fuse([r[3] for r in rows], [r[4] for r in rows], self.networks())
+        return [(r[0], r[1], r[2], x) for r, x in zip(rows, X, strict=True)]
 
     def uncredited_names(self) -> list[str]:
         """People with a photo whose faces are all uncredited (crediting was cut short)."""
@@ -460,7 +523,7 @@ class Index:
         """
         generation = self.generation()
         if generation is not None:
-            cached = _load_sidecar(self.path, generation)
+            cached = _load_sidecar(self.path, generation, DIM * len(self.networks().split("+")))
             if cached is not None:
                 return cached
         gallery, generation = self._read_gallery()
@@ -481,25 +544,25 @@ class Index:
         if snapshot:
             self.db.execute("BEGIN")
         try:
-            generation = self.generation()
+            generation, networks = self.generation(), self.networks()
             n = self.db.execute("SELECT count(*) FROM faces").fetchone()[0]
-            X, ids, person = np.empty((n, DIM), "<f4"), np.empty(n, np.int64), np.empty(n, np.int32)
+            dim = DIM * len(networks.split("+"))
+            X, ids, person = np.empty((n, dim), "<f4"), np.empty(n, np.int64), np.empty(n, np.int32)
             names: dict[str, int] = {}
             rows = self.db.execute(
-                "SELECT f.id, f.embedding, n.name "
+                f"SELECT f.id, {self._vector_columns()}, n.name "
                 "FROM faces f JOIN face_names n ON n.face_id = f.id ORDER BY f.id"
             )
             done = 0
             # In slices, into arrays made once: a million rows as Python objects is 1 GB.
             while batch := rows.fetchmany(10_000):
-                blob = b"".join(r[1] for r in batch)
-                if len(blob) != len(batch) * DIM * 4 or done + len(batch) > n:
-                    raise IndexFileError(f"{self.path} holds a corrupt embedding")
+                if done + len(batch) > n:
+                    raise IndexFileError(f"{self.path} holds faces of photos it does not have")
                 part = slice(done, done + len(batch))
-                X[part] = np.frombuffer(blob, dtype="<f4").reshape(len(batch), DIM)
+                X[part] = self._fuse([r[1] for r in batch], [r[2] for r in batch], networks)
                 ids[part] = [r[0] for r in batch]
                 person[part] = [
-                    -1 if r[2] is None else names.setdefault(r[2], len(names)) for r in batch
+                    -1 if r[3] is None else names.setdefault(r[3], len(names)) for r in batch
                 ]
                 done += len(batch)
         finally:
@@ -539,21 +602,22 @@ class Index:
         """``(path, status, width, height, box or None, embedding or None)`` for every photo
         under ``root``, one row per face (a photo without one: one row, no box)."""
         prefix = root.rstrip("/") + "/"
+        networks = self.networks()
         rows = self.db.execute(
             "SELECT p.path, p.status, p.width, p.height, f.top, f.right, f.bottom, f.left,"
-            " f.embedding FROM photos p LEFT JOIN faces f ON f.photo_id = p.id"
+            f" {self._vector_columns()} FROM photos p LEFT JOIN faces f ON f.photo_id = p.id"
             " WHERE substr(p.path, 1, ?) = ? ORDER BY p.path, f.id",
             (len(prefix), prefix),
         )
-        for path, status, width, height, *box, blob in rows:
-            found = blob is not None
+        for path, status, width, height, *box, dlib, sface in rows:
+            found = dlib is not None
             yield (
                 path,
                 status,
                 width,
                 height,
                 box if found else None,
-                unpack(blob, self.path) if found else None,
+                self._fuse([dlib], [sface], networks)[0] if found else None,
             )
 
     # -- reporting -----------------------------------------------------------------------
@@ -593,9 +657,25 @@ class Index:
 
 
 def _face_row(face: Face | tuple) -> tuple:
+    """A face as the faces table stores it: box, dlib's vector, SFace's (or None), chip."""
     if isinstance(face, Face):
-        return (*face.box, pack(face.embedding), face.chip_jpeg())
+        return (*face.box, *packed_parts(face), face.chip_jpeg())
     return tuple(face)
+
+
+def packed_parts(face: Face) -> tuple[bytes, bytes | None]:
+    """A face's networks' vectors as stored: dlib's, and SFace's where it was made."""
+    sface = face.parts.get("sface")
+    return pack(face.parts["dlib"]), None if sface is None else pack(sface)
+
+
+def _matrix(blobs: Sequence[bytes], where: object) -> np.ndarray:
+    """Stored vectors as an ``n x 128`` float32 matrix, each checked (:func:`unpack`)."""
+    joined = b"".join(blob if isinstance(blob, bytes) else b"" for blob in blobs)
+    if len(joined) != len(blobs) * DIM * 4:
+        for blob in blobs:
+            unpack(blob, where)  # names the size of the first bad one
+    return np.frombuffer(joined, dtype="<f4").reshape(len(blobs), DIM)
 
 
 def _database_error(path: Path, e: sqlite3.DatabaseError) -> str:
@@ -663,7 +743,7 @@ def _sidecar_paths(index_path: Path, generation: int) -> list[Path]:
     return [index_path.with_name(stem + suffix) for suffix in _SIDECAR_SUFFIXES]
 
 
-def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
+def _load_sidecar(index_path: Path, generation: int, dim: int) -> Gallery | None:
     """The sidecar of this generation if it exists and every shape and type checks."""
     try:
         X, rows, names = (
@@ -675,7 +755,7 @@ def _load_sidecar(index_path: Path, generation: int) -> Gallery | None:
     n = len(X) if X.ndim == 2 else -1
     if (
         X.dtype != np.dtype("<f4")
-        or X.shape != (n, DIM)
+        or X.shape != (n, dim)
         or not X.flags.c_contiguous
         or rows.dtype != _ROW
         or rows.shape != (n,)

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +26,7 @@ from . import ann
 from . import faces as facelib
 from .faces import Face, Settings
 from .images import DEFAULT_MAX_PIXELS, ImageError, is_image, load_photo
-from .index import UNNAMED, Index, IndexFileError, PhotoRecord, path_key, unpack
+from .index import UNNAMED, Index, IndexFileError, PhotoRecord, path_key
 from .models import dlibnets
 from .people import credit
 
@@ -140,7 +140,7 @@ def index_folder(
     if not os.path.isdir(root):
         raise IndexFileError(f"no such folder: {root}")
     summary = Summary(root=path_key(root))
-    with index.writer(), _sigterm_interrupts():
+    with index.writer(), sigterm_interrupts():
         _check_settings(index, settings)
         try:
             workers = distributor or _local(jobs)
@@ -199,6 +199,13 @@ def _check_settings(index: Index, settings: Settings) -> None:
 
 def settings_mismatch(index: Index, stored: Settings, wanted: Settings) -> str:
     diff = settings_diff(stored, wanted, "index")
+    fused = replace(stored, networks=wanted.networks)
+    if "sface" not in stored.weights and wanted in (fused, facelib.as_now(fused)):
+        return (
+            f"{index.path} was made before the second network (SFace) joined its preset "
+            f"({diff}); "
+            "`lookalike upgrade` gives it SFace's vectors, or use a new --index"
+        )
     return f"{index.path} was built with other settings: {diff}; use a new --index"
 
 
@@ -333,11 +340,16 @@ def _init_worker(settings: Settings, max_pixels: int, blas_threads: int) -> None
     finish their photo and die on a broken pipe, a traceback each on the user's terminal.
     """
     global _worker_settings
+    worker_signals()
+    _limit_blas_threads(blas_threads)
+    _worker_settings = (settings, max_pixels)
+
+
+def worker_signals() -> None:
+    """A pool worker ignores Ctrl-C (its parent stops it) and dies with its parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
-    _limit_blas_threads(blas_threads)
-    _worker_settings = (settings, max_pixels)
 
 
 def _limit_blas_threads(threads: int) -> None:
@@ -411,7 +423,7 @@ def _local(jobs: int | None) -> Distributor:
 
 
 @contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[None]:
     """While indexing, SIGTERM stops the run the way Ctrl-C does (committed work is kept)."""
 
     def interrupt(signum, frame):
@@ -477,7 +489,7 @@ def _credit(index: Index, names: set[str]) -> None:
         face_ids = np.array([r[0] for r in rows])
         photo_ids = np.array([r[1] for r in rows])
         areas = np.array([r[2] for r in rows])
-        X = np.stack([unpack(r[3], index.path) for r in rows])
+        X = np.stack([r[3] for r in rows])
         chosen[name] = face_ids[credit(photo_ids, areas, X)]
     if chosen:
         index.set_credited_many(chosen)
