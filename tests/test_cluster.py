@@ -14,6 +14,12 @@ def lfw() -> BuiltinGallery:
     return BuiltinGallery()
 
 
+@pytest.fixture(scope="module")
+def lfw_dlib(lfw) -> BuiltinGallery:
+    """The same faces, dlib's vectors alone (as before SFace joined)."""
+    return BuiltinGallery(lfw.path, networks="dlib")
+
+
 def test_scores_of_a_small_example_worked_by_hand():
     s = C.scores(np.array([0, 0, 1, 1, 1]), np.array([7, 7, 7, 9, 9]))
     assert s["pairwise_precision"] == pytest.approx(2 / 4)  # pairs put together: 4, right: 2
@@ -42,8 +48,8 @@ def test_every_method_labels_every_face(lfw):
     cohort = lfw.cohort()
     for method in (
         C.BASELINE,
-        C.CHOSEN,
-        C.CHOSEN_L2,
+        C.CHOSEN_FUSED,
+        C.CHOSEN_FUSED_L2,
         C.Method("agglomerative", 0.6, True, "complete"),
         C.Method("hdbscan", 0.0, False, min_samples=2),
     ):
@@ -59,27 +65,32 @@ def test_no_face_or_one_face():
 
 def test_a_calibrated_method_needs_a_cohort(lfw):
     with pytest.raises(ValueError, match="cohort"):
-        C.cluster(lfw.X[:3], C.CHOSEN, None)
+        C.cluster(lfw.X[:3], C.CHOSEN_FUSED, None)
 
 
-def test_whispers_regroups_nothing_when_a_stranger_joins(lfw):
-    """Whispers runs on each connected component alone: a face far from everyone changes no
-    other group (what lets `cluster` keep the ids of groups that did not change)."""
+@pytest.mark.parametrize("method", [C.CHOSEN_FUSED, C.CHOSEN], ids=["average", "whispers"])
+def test_the_chosen_methods_regroup_nothing_when_a_stranger_joins(lfw, method):
+    """Both run on each connected component alone: a face far from everyone changes no other
+    group (what lets `cluster` keep the ids of groups that did not change)."""
     X, _ = _people(lfw, 6, 10)
-    before = C.cluster(X, C.CHOSEN, lfw.cohort())
+    before = C.cluster(X, method, lfw.cohort())
     stranger = lfw.X[lfw.person == lfw.names.index("Zico")][:1]
-    after = C.cluster(np.concatenate([X, stranger]), C.CHOSEN, lfw.cohort())
+    after = C.cluster(np.concatenate([X, stranger]), method, lfw.cohort())
     assert C.scores(after[:-1], before)["pairwise_f1"] == 1.0
 
 
-def test_the_chosen_method_beats_dlibs_baseline_on_the_held_out_people(lfw):
-    """The claim of docs/clustering.md, on the half of LFW's people not used to choose."""
+@pytest.mark.parametrize("networks", ["fused", "dlib"])
+def test_the_chosen_method_beats_dlibs_baseline_on_the_held_out_people(lfw, lfw_dlib, networks):
+    """The claim of docs/clustering.md, on the half of LFW's people not used to choose: the
+    method chosen for each kind of vector against dlib's own example on dlib's vectors."""
     names = sorted(lfw.names)
     held_out = np.isin(np.array(lfw.names)[lfw.person], names[len(names) // 2 :])
-    X, truth = lfw.X[held_out], lfw.person[held_out]
-    cohort = lfw.cohort(without=names[len(names) // 2 :])
-    chosen = C.scores(C.cluster(X, C.CHOSEN, cohort), truth)
-    baseline = C.scores(C.cluster(X, C.BASELINE, cohort), truth)
+    g = lfw if networks == "fused" else lfw_dlib
+    X, truth = g.X[held_out], g.person[held_out]
+    cohort = g.cohort(without=names[len(names) // 2 :])
+    method = C.chosen(g.settings().networks, calibrated=True)
+    chosen = C.scores(C.cluster(X, method, cohort), truth)
+    baseline = C.scores(C.cluster(lfw_dlib.X[held_out], C.BASELINE), truth)
     assert chosen["bcubed_f1"] >= baseline["bcubed_f1"] + 0.03
     assert chosen["pairwise_precision"] >= 0.99
 

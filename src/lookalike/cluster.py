@@ -56,11 +56,25 @@ class Method:
 
 #: dlib's own face-clustering example: Chinese whispers, an edge where L2 < 0.5.
 BASELINE = Method("whispers", 0.5)
-#: What `lookalike cluster` uses: the best BCubed F1 with pairwise precision >= 99% on the
-#: first half of LFW's people (bench/cluster.py, docs/clustering.md) ...
+#: What `lookalike cluster` uses for dlib's vectors alone: the best BCubed F1 with pairwise
+#: precision >= 99% on the first half of LFW's people (bench/cluster.py, docs/clustering.md)
+#: ...
 CHOSEN = Method("whispers", 0.45, calibrated=True)
-#: ... and where the index's settings have no cohort to calibrate against, the best on L2.
+#: ... and where the index's settings have no cohort to calibrate against, the best on L2;
 CHOSEN_L2 = Method("agglomerative", 0.51, linkage="average")
+#: the same two for dlib's and SFace's vectors fused (``default`` and ``best``), chosen with a
+#: margin: the next line up holds the precision too (whispers' best sat on a cliff there).
+CHOSEN_FUSED = Method("agglomerative", 0.54, calibrated=True, linkage="average")
+CHOSEN_FUSED_L2 = Method("agglomerative", 0.54, linkage="average")
+
+
+def chosen(networks: str, calibrated: bool) -> Method:
+    """The method for vectors of the networks ``networks``, calibrated or on plain L2."""
+    if "sface" in networks:
+        return CHOSEN_FUSED if calibrated else CHOSEN_FUSED_L2
+    return CHOSEN if calibrated else CHOSEN_L2
+
+
 #: Rows of faces compared with all the others at once when finding whispers' edges.
 _CHUNK = 1024
 
@@ -80,14 +94,18 @@ def cluster(X: np.ndarray, method: Method = CHOSEN, cohort: Cohort | None = None
     """A group label per row of ``X`` (0, 1, 2...: the biggest group first).
 
     A calibrated method needs a ``cohort``.  Whispers reads the distances a block of rows
-    at a time (memory: the edges, not n x n); the others need the whole matrix.
+    at a time (memory: the edges, not n x n); agglomerative linkage too, then links each
+    connected component of the pairs within its line alone (:func:`_linked`); HDBSCAN needs
+    the whole matrix.
     """
     X = np.asarray(X, dtype=np.float32)
     if len(X) <= 1:
         return np.zeros(len(X), dtype=np.int64)
     calibration = _calibration(X, method, cohort)
     if method.name == "whispers":
-        return relabel(_whispers(X, method.threshold, calibration))
+        return relabel(_chinese_whispers(*_edges(X, method.threshold, calibration)))
+    if method.name == "agglomerative":
+        return relabel(_linked(X, method, calibration))
     return cluster_matrix(_block(X, 0, len(X), calibration), method)
 
 
@@ -158,16 +176,46 @@ def relabel(labels: np.ndarray) -> np.ndarray:
     return rank[inverse.ravel()]
 
 
-def _whispers(X: np.ndarray, threshold: float, c: _Calibration) -> np.ndarray:
-    """Chinese whispers on the pairs closer than ``threshold``, found a block at a time."""
+def _edges(
+    X: np.ndarray, threshold: float, c: _Calibration, inclusive: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs of faces closer than ``threshold`` (or as close, ``inclusive``), each face
+    with itself too, found a block of rows at a time."""
     rows, cols = [], []
     for start in range(0, len(X), _CHUNK):
         stop = min(start + _CHUNK, len(X))
-        i, j = np.nonzero(_block(X, start, stop, c) < threshold)
+        d = _block(X, start, stop, c)
+        i, j = np.nonzero(d <= threshold if inclusive else d < threshold)
         upper = j >= i  # columns start at ``start``: the upper triangle, diagonal included
         rows.append(i[upper] + start)
         cols.append(j[upper] + start)
-    return _chinese_whispers(np.concatenate(rows), np.concatenate(cols))
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The connected component of each of ``n`` faces, given the edges ``i -- j``."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _linked(X: np.ndarray, method: Method, c: _Calibration) -> np.ndarray:
+    """Agglomerative linkage (average, complete or single), cut at the method's line, as
+    on the whole matrix but a connected component at a time: two groups merge below the line
+    only where some pair of their faces is within it (every linkage's distance is at least
+    its closest pair's), so no group spans two components of those pairs, and within one
+    the merges below the line are the same.  Memory: the largest component's matrix."""
+    component = _components(len(X), *_edges(X, method.threshold, c, inclusive=True))
+    labels = component.astype(np.int64) * len(X)  # a component's own labels stay within it
+    order = np.argsort(component, kind="stable")
+    for rows in np.split(order, np.flatnonzero(np.diff(component[order])) + 1):
+        if len(rows) > 1:
+            part = _Calibration(c.near[rows], c.shift)
+            D = _block(X[rows], 0, len(rows), part)
+            labels[rows] += _agglomerative(D, method.threshold, method.linkage)
+    return labels
 
 
 def _chinese_whispers(i: np.ndarray, j: np.ndarray) -> np.ndarray:
@@ -180,12 +228,9 @@ def _chinese_whispers(i: np.ndarray, j: np.ndarray) -> np.ndarray:
     grouped as before, and keeps its group ids (:mod:`lookalike.groups`).
     """
     import dlib
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     n = int(max(i.max(initial=-1), j.max(initial=-1))) + 1
-    graph = coo_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
-    _, component = connected_components(graph, directed=False)
+    component = _components(n, i, j)
     labels = component.astype(np.int64) * n  # a component's own labels stay within it
     order = np.argsort(component[i], kind="stable")
     bounds = np.flatnonzero(np.diff(component[i][order])) + 1

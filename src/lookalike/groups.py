@@ -72,8 +72,9 @@ class Naming:
 def method_for(idx: Index) -> tuple[clusterlib.Method, object]:
     """The clustering method for this index's faces, and the cohort it calibrates against
     (None: the index's settings have no built-in gallery to calibrate against)."""
-    cohort = cohort_for(idx.settings())
-    return (clusterlib.CHOSEN, cohort) if cohort else (clusterlib.CHOSEN_L2, None)
+    settings = idx.settings()
+    cohort = cohort_for(settings)
+    return clusterlib.chosen(settings.networks, cohort is not None), cohort
 
 
 def cluster_index(idx: Index, threshold: float | None = None) -> Clustering:
