@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-onnx bench-ann bench-lfw bench-harder bench-openset bench-cluster bench-dask gallery clean
+.PHONY: install install-fast test lint match bench bench-onnx bench-ann bench-lfw bench-sface bench-harder bench-openset bench-cluster bench-dask gallery clean
 
 install: $(STAMP)
 
@@ -62,15 +62,21 @@ gallery: install
 bench-lfw: install
 	$(BIN)/python bench/lfw.py --lfw "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)") $(LFW_ARGS)
 
+# the second network's choices on LFW View 1: SFace's alignment and colour order, its weight
+# beside dlib's (from the packaged galleries' vectors; ~10 min on 2 cores)
+bench-sface: install
+	$(BIN)/python bench/sface.py --lfw "$(LFW)"
+
 # a query's face found by looking harder (upsampled, CNN) against the index's own (200 photos)
 bench-harder: install
 	$(BIN)/python bench/look_harder.py --lfw "$(LFW)"
 
 # open set: is the top-1 of a match the same person when that person may not be in the
-# gallery? FAR and DIR of the verdict (lookalike.verdict) from the packaged galleries alone
-# (~2 min); OPENSET_ARGS="--choose" also prints the View 1 grid its constants come from
+# gallery? FAR and DIR of the verdict (lookalike.verdict) from the packaged galleries (~5 min;
+# the web galleries of ../shared/data are indexed once); OPENSET_ARGS="--choose" also prints
+# the View 1 grid its constants come from
 bench-openset: install
-	$(BIN)/python bench/openset.py --lfw "$(LFW)" $(OPENSET_ARGS)
+	$(BIN)/python bench/openset.py --lfw "$(LFW)" --data "$(DATA)" $(OPENSET_ARGS)
 
 # clustering LFW's faces into people: the method of `lookalike cluster`, chosen on half of
 # LFW's people and reported on the other half against dlib's baseline (docs/clustering.md);
