@@ -81,9 +81,10 @@ def test_cnn_fallback_finds_the_face_hog_misses():
     if not HOG_MISS.is_file():
         pytest.skip(f"no {HOG_MISS}")
     photo = load_photo(HOG_MISS)
-    assert faces.detect(photo, Settings()) == []  # HOG, its fallback included
+    assert faces.detect(photo, Settings(fallback="hog")) == []  # HOG, its look again too
     found = faces.detect(photo, Settings(fallback="cnn"))
     assert len(found) == 1
+    assert [f.box for f in faces.detect(photo, Settings())] == [found[0].box]  # default's
     top, right, bottom, left = found[0].box
     assert left < 125 < right and top < 125 < bottom  # LFW's face, in the middle
 

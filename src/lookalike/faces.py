@@ -87,7 +87,7 @@ class Settings:
     #: encodings averaged (the two models place the eyes and mouth a little apart).
     landmarks: str = "5-point"
     encoder: str = "dlib_face_recognition_resnet_model_v1"
-    fallback: str = "hog"  # none | hog | cnn | hog+cnn: where no face is found, see _look_again
+    fallback: str = "hog+cnn"  # none | hog | cnn | hog+cnn: where no face is found, _look_again
     mirror: bool = False  # average the embedding with that of the mirrored chip (2x encoding)
     #: The margin around the aligned chip, as a share of the face; several joined by "+":
     #: each landmark model's chip cut with each margin, their encodings averaged.
@@ -215,16 +215,17 @@ def _paddings(padding: str) -> list[float]:
     return paddings
 
 
-#: ``--quality``, chosen on LFW View 1 (README, Accuracy).  "default" keeps the speed
-#: targets: its HOG fallback costs about 1.5% more CPU on web photos.  "best" looks again as
-#: "default" does, then with the CNN where that finds nothing either (a more thorough preset
-#: finds every face the faster one finds: docs/accuracy.md), and costs eight times the
-#: encoding (two alignments, each cut with two margins and also mirrored) and 0.7 s to load
-#: the 68-point model.  They set only these fields: detector, upsample and jitters are
-#: options of their own.
+#: ``--quality``, chosen on LFW View 1 (README, Accuracy).  Both fuse dlib's vectors with
+#: SFace's (``networks``), and where HOG finds no face look again with HOG upsampled, then
+#: with the CNN (on onnxruntime, about 0.05 s a photo that needs it: since 2026-12-06 in
+#: "default" too, where 18 of View 1's photos had no face, an error in every pair they are
+#: in).  "best" costs about three times "default"'s encoding (dlib's: two alignments, each cut
+#: with two margins and also mirrored; SFace's: both alignments) and 0.7 s to load the
+#: 68-point model.  They set only these fields: detector, upsample and jitters are options of
+#: their own.
 QUALITY = {
     "default": {
-        "fallback": "hog",
+        "fallback": "hog+cnn",
         "small_faces": 80,
         "mirror": False,
         "landmarks": "5-point",
@@ -261,10 +262,12 @@ QUALITY = {
 
 #: What a preset's settings were before, by the fields that changed since: an index made with
 #: them is still that preset (``best``'s fallback was the CNN alone until 2026-12-03; neither
-#: looked again at crowds until 2026-12-04).
+#: looked again at crowds until 2026-12-04; ``default``'s fallback was HOG alone until
+#: 2026-12-06).  The networks are not among them: an index made before SFace joined stays on
+#: dlib's alone (:func:`as_now`) until ``lookalike upgrade``.
 FORMERLY = {
     "best": [{"fallback": "cnn", "small_faces": 0}, {"small_faces": 0}],
-    "default": [{"small_faces": 0}],
+    "default": [{"fallback": "hog", "small_faces": 0}, {"fallback": "hog"}],
 }
 
 
