@@ -308,7 +308,16 @@ def verification(
 def settings_from(args: argparse.Namespace) -> Settings:
     chosen = {
         k: getattr(args, k)
-        for k in ("detector", "upsample", "jitters", "fallback", "mirror", "padding", "landmarks")
+        for k in (
+            "detector",
+            "upsample",
+            "jitters",
+            "fallback",
+            "mirror",
+            "padding",
+            "landmarks",
+            "networks",
+        )
         if getattr(args, k) is not None
     }
     return Settings(**{**QUALITY[args.quality], **chosen})
@@ -321,7 +330,7 @@ def cohort_gallery(path: Path | None, settings: Settings) -> BuiltinGallery | No
     path = path or packaged(settings)
     if path is None:
         return None
-    gallery = BuiltinGallery(path)
+    gallery = BuiltinGallery(path, settings.networks)
     return gallery if as_now(gallery.settings()) == as_now(settings) else None
 
 
@@ -450,6 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mirror", action=argparse.BooleanOptionalAction)
     parser.add_argument("--padding", help="0.25, or several joined by +: 0.25+0.2")
     parser.add_argument("--landmarks", help="5-point, 68-point or 5-point+68-point")
+    parser.add_argument("--networks", help="dlib (its network alone), or dlib*W+sface*W")
     parser.add_argument(
         "--seed",
         type=Path,

@@ -186,11 +186,12 @@ def main() -> None:
       lookalike people                   who is in the index
       lookalike cluster                  group the faces nobody named into people
       lookalike map --out map.png        every indexed face on a 2-D map
+      lookalike upgrade                  SFace's vectors for an index made before them
 
-    The index is one file: index.db in your user data folder, or the one --index or
-    LOOKALIKE_INDEX names.  With no index of your own, `match` answers from the built-in
-    gallery: a face from each of LFW's 13,233 photos of 5,749 people.  Every command has
-    --help with examples; --json prints JSON for scripts.
+    The index is index.db in your user data folder (a lock file and the search's cache
+    beside it), or the one --index or LOOKALIKE_INDEX names.  With no index of your own,
+    `match` answers from the built-in gallery: a face from each of LFW's 13,233 photos of
+    5,749 people.  Every command has --help with examples; --json prints JSON for scripts.
     """
 
 

@@ -357,9 +357,11 @@ def preset_of(settings: Settings) -> str | None:
 
 
 def former_preset(settings: Settings) -> str | None:
-    """The preset whose settings these were before SFace joined it (dlib's network alone)."""
+    """The preset whose settings these were before SFace joined it (dlib's network alone;
+    its other fields as they are today or were: :func:`as_now`)."""
     fused = [q for q in QUALITY if "sface" in Settings(**QUALITY[q]).weights]
-    return next((q for q in fused if dlib_only(Settings(**QUALITY[q])) == settings), None)
+    now = as_now(settings)
+    return next((q for q in fused if dlib_only(Settings(**QUALITY[q])) == now), None)
 
 
 def packaged(settings: Settings) -> Path | None:

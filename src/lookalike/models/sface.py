@@ -65,10 +65,17 @@ def weights_file() -> Path:
     return path
 
 
+#: Chips run at once at most: a batch's activations take about 5 MB a chip.
+BATCH = 32
+
+
 def embed(chips: Sequence[np.ndarray]) -> np.ndarray:
-    """The unit vectors (n x 128 float32) of aligned 112x112 RGB chips, in one batch."""
-    batch = np.stack(chips).transpose(0, 3, 1, 2).astype(np.float32)
-    out = _session().run(None, {"data": batch})[0]
+    """The unit vectors (n x 128 float32) of aligned 112x112 RGB chips, in batches."""
+    out = []
+    for i in range(0, len(chips), BATCH):
+        batch = np.stack(chips[i : i + BATCH]).transpose(0, 3, 1, 2).astype(np.float32)
+        out.append(_session().run(None, {"data": batch})[0])
+    out = np.concatenate(out)
     return (out / np.linalg.norm(out, axis=1, keepdims=True)).astype(np.float32)
 
 
