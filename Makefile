@@ -63,9 +63,11 @@ bench-lfw: install
 	$(BIN)/python bench/lfw.py --lfw "$(LFW)" $(if $(LFW_CACHE),--cache "$(LFW_CACHE)") $(LFW_ARGS)
 
 # the second network's choices on LFW View 1: SFace's alignment and colour order, its weight
-# beside dlib's (from the packaged galleries' vectors; ~10 min on 2 cores)
+# beside dlib's (from the packaged galleries' vectors; ~10 min on 2 cores); then its cost a
+# face on one thread, as shipped and as lookalike converts it
 bench-sface: install
 	$(BIN)/python bench/sface.py --lfw "$(LFW)"
+	$(BIN)/python bench/sface_cost.py --lfw "$(LFW)"
 
 # a query's face found by looking harder (upsampled, CNN) against the index's own (200 photos)
 bench-harder: install

@@ -239,16 +239,19 @@ class Bench:
         return {p["path"]: p["faces"] for p in json.loads(path.read_text())}
 
     def faces_in(self, db: Path) -> dict[str, list[dict]]:
+        """Each photo's faces: box and dlib's vector (what the CLI's are compared with)."""
+        from lookalike.faces import parts_of
         from lookalike.index import Index
 
         with Index.open(db) as idx:
             g = idx.gallery()
+            dlib = parts_of(g.X, idx.settings().networks)["dlib"]
             info = idx.describe_faces(g.face_ids)
             out: dict[str, list[dict]] = {}
             for row, fid in enumerate(g.face_ids):
                 face = info[int(fid)]
                 out.setdefault(Path(face["path"]).name, []).append(
-                    {"box": face["box"], "encoding": g.X[row].tolist()}
+                    {"box": face["box"], "encoding": dlib[row].tolist()}
                 )
         return out
 

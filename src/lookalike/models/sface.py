@@ -8,7 +8,7 @@ graph as shipped (29 graph inputs that no node reads) and, with them dropped, ru
 batch norms, and its PReLUs are left unfused, which keeps each layer out of onnxruntime's
 blocked convolutions.  So it is rebuilt once (:func:`convert`) into a plain float32 graph:
 weights dequantized, batch norms folded into the convolutions, each PReLU written as two
-per-channel 1x1 convolutions, a ReLU and a sum, which onnxruntime fuses: 16-20 ms a face,
+per-channel 1x1 convolutions, a ReLU and a sum, which onnxruntime fuses: about 14 ms a face,
 outputs within 2e-6 of the shipped graph's.  It is cached in the user cache folder under a
 name that holds the weights' hash, as dlib's networks are (:mod:`.runtime`).
 
