@@ -11,8 +11,8 @@ from PIL import Image
 
 from lookalike import faces
 from lookalike.faces import QUALITY, Settings
-from lookalike.gallery import nearest_centre
 from lookalike.images import Photo, load_photo
+from lookalike.lfw import nearest_centre
 from lookalike.models import dlibnets
 
 LFW = DATA / "lfw" / "images"

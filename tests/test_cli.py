@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import CELEBS, EXAMPLES, needs_data
 
-from lookalike.cli import main, wanted_settings
+from lookalike.cli import main
+from lookalike.clikit import wanted_settings
 from lookalike.faces import QUALITY, Settings
 
 pytestmark = needs_data

@@ -24,10 +24,10 @@ from test_interrupts import wait_for_first_batch
 from test_robustness import make_corpus
 
 from lookalike.distributor import DaskCluster
+from lookalike.encoding import Job, encode_file
 from lookalike.faces import Settings
 from lookalike.images import DEFAULT_MAX_PIXELS as MAX_PIXELS
 from lookalike.index import path_key, unpack
-from lookalike.indexer import Job, encode_file
 
 distributed = pytest.importorskip("distributed")
 pytestmark = needs_data

@@ -9,7 +9,8 @@ from conftest import EXAMPLES, needs_data
 
 from lookalike.cli import main
 from lookalike.faces import QUALITY, Settings
-from lookalike.gallery import PACKAGED, BuiltinGallery, _found_by_cnn, holds_centre, packaged
+from lookalike.gallery import PACKAGED, BuiltinGallery, packaged
+from lookalike.lfw import _found_by_cnn, holds_centre
 
 
 @pytest.fixture

@@ -264,12 +264,12 @@ def test_huge_photo_is_indexed_in_bounded_memory(tmp_path, corpus):
 
 # -- folders ---------------------------------------------------------------------------------
 def test_empty_folder(tmp_path):
+    """No photo, no index (issue 35: an empty index only answered "no one" later)."""
     (tmp_path / "empty").mkdir()
     result = lookalike("index", tmp_path / "empty", "--index", tmp_path / "i.db", "--json")
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["folders"][0]["photos"] == 0
-    assert "0 photos" in result.stderr
-    assert kit.info(tmp_path / "i.db")["photos"] == 0
+    assert result.returncode == 1 and result.stdout == ""
+    assert "0 photos" in result.stderr and "Error: no photos found" in result.stderr
+    assert not (tmp_path / "i.db").exists()
 
 
 def test_missing_folder(tmp_path):

@@ -1,6 +1,6 @@
 """Tables line up by the columns a terminal gives each character."""
 
-from lookalike.cli import _table
+from lookalike.clikit import table
 from lookalike.text import display_width
 
 
@@ -18,7 +18,7 @@ def test_table_aligns_wide_names():
         ("2", "Zoë Ström", "0.5", "b.jpg"),
         ("3", "e\u0301lodie", "0.61", "c.jpg"),
     ]
-    lines = _table(rows, right={0, 2}).splitlines()
+    lines = table(rows, right={0, 2}).splitlines()
     photo = {display_width(line[: line.rindex(" ") + 1]) for line in lines}
     assert len(photo) == 1  # the last column starts in one column on every line
     assert lines[1].startswith("   1  아이유     ")

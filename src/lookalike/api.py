@@ -558,9 +558,20 @@ def distance(
 
 def info(index_path: str | os.PathLike | None = None) -> dict:
     """Where the index is, what made it, and how much it holds; where the LFW photos are
-    (``lfw``: None when not known); whether ``match`` searches an ANN graph (``ann``)."""
+    (``lfw``: None when not known); whether ``match`` searches an ANN graph (``ann``).  With
+    no index named and none made yet: where it will be (``index`` None, ``default_index``) and
+    what answers meanwhile (``gallery``: the built-in one)."""
     lfw = config.find_lfw()
-    with Index.open(index_path) as idx:
+    found = open_index(index_path)
+    if isinstance(found, BuiltinGallery):
+        return {
+            "index": None,
+            "default_index": str(default_path()),
+            "gallery": source(found),
+            "settings": found.settings().as_dict(),
+            "lfw": str(lfw) if lfw else None,
+        }
+    with found as idx:
         meta = idx.meta()
         settings = idx.settings()
         counts = idx.counts()

@@ -5,172 +5,29 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
-from functools import wraps
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
-from . import api, config, export, facemap, maphtml, montage, search, upgrade
-from .distributor import ClusterError
+from . import api, config, export, facemap, groupcli, maphtml, montage, search, upgrade
+from .clikit import (
+    detection_options,
+    engine_option,
+    in_a_folder,
+    index_option,
+    json_option,
+    max_pixels_option,
+    picture_options,
+    table,
+    top_option,
+    user_errors,
+    wanted_settings,
+)
 from .faces import QUALITY, Settings, as_now
 from .gallery import BuiltinGallery, former_preset, preset_of
-from .images import DEFAULT_MAX_PIXELS, ImageError
-from .index import Index, IndexFileError
+from .index import Index, default_path, discard
 from .indexer import Summary
-from .models import runtime
-from .models.weights import ModelError
-
-USER_ERRORS = (
-    ImageError,
-    IndexFileError,
-    api.NoFaceError,
-    ModelError,
-    FileNotFoundError,
-    ValueError,
-    PermissionError,
-    ClusterError,
-)
-
-
-def user_errors(command: Callable) -> Callable:
-    """Show a user's mistake or a bad file as one line on stderr and exit 1, no traceback."""
-
-    @wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as e:
-            raise click.ClickException(_one_line(e)) from None
-
-    return wrapper
-
-
-def _one_line(e: BaseException) -> str:
-    text = str(e)
-    if isinstance(e, OSError) and e.filename:
-        text = f"{e.filename}: {e.strerror or text}"
-    return " ".join(text.split())
-
-
-index_option = click.option(
-    "--index",
-    "index_path",
-    type=click.Path(dir_okay=False),
-    envvar="LOOKALIKE_INDEX",
-    help="Index file [default: index.db in the user data folder; env LOOKALIKE_INDEX].",
-)
-
-
-def top_option(help_text: str) -> Callable:
-    return click.option(
-        "--top", "-k", type=click.IntRange(1), default=5, show_default=True, help=help_text
-    )
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-
-
-def engine_option(command: Callable) -> Callable:
-    """--engine and --device: who runs the face encoder and the CNN detector, and where, for
-    this command and its worker processes."""
-
-    @wraps(command)
-    def wrapper(*args, engine: str | None = None, device: str | None = None, **kwargs):
-        if engine:
-            runtime.set_engine(engine)
-        if device:
-            runtime.set_device(device)
-        return command(*args, **kwargs)
-
-    wrapper = click.option(
-        "--device",
-        type=click.Choice(runtime.DEVICES),
-        help="Where onnxruntime runs them: cuda (needs onnxruntime-gpu and an NVIDIA GPU), "
-        "cpu, or auto: the GPU where there is one [default: auto; env LOOKALIKE_DEVICE].",
-    )(wrapper)
-    return click.option(
-        "--engine",
-        type=click.Choice(runtime.ENGINES),
-        help="Who runs dlib's face encoder and CNN detector: onnx (onnxruntime, about 10x "
-        "faster; the default where installed) or dlib itself.  The same encodings and boxes.  "
-        "The second network (SFace, in --quality default and best) runs on onnxruntime either "
-        "way.  [env LOOKALIKE_ENGINE]",
-    )(wrapper)
-
-
-max_pixels_option = click.option(
-    "--max-pixels",
-    type=click.IntRange(1),
-    default=DEFAULT_MAX_PIXELS,
-    show_default=True,
-    help="Refuse photos with more pixels than this (decompression-bomb guard).",
-)
-
-
-def picture_options(f: Callable) -> Callable:
-    """--save/--open: a picture of the faces compared."""
-    f = click.option(
-        "--open",
-        "open_picture",
-        is_flag=True,
-        help="Open the picture in the system viewer (when there is a display).",
-    )(f)
-    return click.option(
-        "--save",
-        type=click.Path(dir_okay=False),
-        help="Write a picture of the faces to this file (PNG).",
-    )(f)
-
-
-def detection_options(unset: Callable[[object], str]) -> Callable:
-    """--model/--upsample/--jitters/--quality; ``unset(default)`` says what leaving one out
-    means."""
-    base = Settings()
-    by_preset = f"{base.upsample}, or the --quality preset's"
-
-    def decorate(f: Callable) -> Callable:
-        f = click.option(
-            "--quality",
-            type=click.Choice(list(QUALITY)),
-            help="default: fast, dlib's network and SFace fused; best: the most accurate, "
-            "several times slower to encode; cli: face_recognition's CLI's own faces and "
-            "encodings, dlib's network alone (docs/how-it-works.md).  "
-            f"[{unset('default')}]",
-        )(f)
-        f = click.option(
-            "--jitters",
-            type=click.IntRange(1),
-            help=f"Re-sample each face N times when encoding (slower).  [{unset(base.jitters)}]",
-        )(f)
-        f = click.option(
-            "--upsample",
-            type=click.IntRange(0, 4),
-            help=f"Upsample photos N times to find smaller faces.  [{unset(by_preset)}]",
-        )(f)
-        f = click.option(
-            "--model",
-            type=click.Choice(["hog", "cnn"]),
-            help="Face detector: hog (fast) or cnn (slower, more thorough).  "
-            f"[{unset(base.detector)}]",
-        )(f)
-        return f
-
-    return decorate
-
-
-def wanted_settings(
-    model: str | None, upsample: int | None, jitters: int | None, quality: str | None
-) -> dict:
-    """The settings fields the options ask for: the --quality preset's (every field that any
-    preset sets: a preset's own value, or the default), then each option given."""
-    fields = {}
-    if quality:
-        base = Settings().as_dict()
-        fields = {k: base[k] for preset in QUALITY.values() for k in preset} | QUALITY[quality]
-    given = {"detector": model, "upsample": upsample, "jitters": jitters}
-    fields.update({k: v for k, v in given.items() if v is not None})
-    return fields
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -252,6 +109,7 @@ def index_cmd(
       lookalike index /shared/celebs --cluster tcp://scheduler:8786
     """
     summaries = []
+    made_now = not Path(index_path or default_path()).exists()
     with (
         Index.open(index_path, create=True) as idx,
         api.distributor(jobs, cluster, send_photos) as distributor,
@@ -272,8 +130,14 @@ def index_cmd(
             _report(summary, idx.path, verbose)
             if summary.interrupted:
                 break
+            if not summary.photos:
+                click.echo(f"{summary.root}: no photos in it (jpg, png, webp...)", err=True)
         totals = idx.counts()
-        _report_totals(totals)
+        if not (made_now and totals["photos"] == 0):
+            _report_totals(totals)
+    if made_now and totals["photos"] == 0:
+        discard(idx.path)  # an index of nothing would only answer "no one" later
+        raise click.ClickException(f"no photos found: nothing indexed, no index made at {idx.path}")
     if as_json:
         report = {"index": str(idx.path), "folders": [s.as_dict() for s in summaries], **totals}
         click.echo(json.dumps(report, indent=2))
@@ -312,9 +176,20 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
 def _report_totals(c: dict[str, int]) -> None:
     """What the index holds after the run: a rerun's own counts are all zero (nothing new)."""
     click.echo(
-        f"index holds {c['faces']} faces of {c['people']} people from {c['photos']} photos "
+        f"index holds {_faces_words(c)} from {c['photos']} photos "
         f"({c['photos_without_face']} without a face, {c['unreadable_photos']} unreadable)",
         err=True,
+    )
+
+
+def _faces_words(c: dict[str, int], unit: str = " faces") -> str:
+    """``90 faces of 5 people``, and the faces nobody is credited with where there are any."""
+    unnamed = c["faces"] - c["credited_faces"]
+    if not unnamed:
+        return f"{c['faces']}{unit} of {c['people']} people"
+    return (
+        f"{c['faces']}{unit} ({c['credited_faces']} of {c['people']} people, {unnamed} "
+        "unnamed: `lookalike cluster` groups them)"
     )
 
 
@@ -440,7 +315,7 @@ def _print_matches(q: api.Query, matches: Sequence[api.Match]) -> None:
         if len(q.boxes) > 1:
             click.echo(f"\nface {n} ({_box_words(box)}):")
         found = [m for m in matches if m.face == n]
-        click.echo(_match_table(found) if found else "(no one else in the index)")
+        click.echo(_matchtable(found) if found else "(no one else in the index)")
 
 
 def _box_words(box: list[int] | None) -> str:
@@ -478,7 +353,7 @@ def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
         click.echo(f"not opened: {why_not}", err=True)
 
 
-def _match_table(matches: Sequence[api.Match]) -> str:
+def _matchtable(matches: Sequence[api.Match]) -> str:
     """The matches; a "calibrated" column where the verdicts were calibrated (cohort.py)."""
     calibrated = any(m.calibrated is not None for m in matches)
     extra = ["calibrated"] if calibrated else []
@@ -495,22 +370,7 @@ def _match_table(matches: Sequence[api.Match]) -> str:
                 m.photo,
             )
         )
-    return _table(rows, right={0, 2, 3, 4} if calibrated else {0, 2, 3})  # the numbers
-
-
-def _table(rows: list[tuple[str, ...]], right: set[int]) -> str:
-    """Columns aligned by the width the terminal gives each cell (Hangul and CJK: two)."""
-    from .text import display_width
-
-    widths = [max(display_width(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = []
-    for row in rows:
-        cells = []
-        for i, (c, w) in enumerate(zip(row, widths, strict=True)):
-            pad = " " * (w - display_width(c))
-            cells.append(pad + c if i in right else c + pad)
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    return table(rows, right={0, 2, 3, 4} if calibrated else {0, 2, 3})  # the numbers
 
 
 @main.command("distance")
@@ -583,6 +443,9 @@ def info_cmd(index_path, as_json, verbose):
       lookalike info --json
     """
     data = api.info(index_path)
+    if data["index"] is None:  # none made yet
+        _say_no_index(data, as_json)
+        return
     if verbose:
         with Index.open(index_path) as idx:
             data["problems"] = [{"photo": p, "status": s, "error": e} for p, s, e in idx.problems()]
@@ -593,7 +456,7 @@ def info_cmd(index_path, as_json, verbose):
         f"index:     {data['index']}",
         f"photos:    {data['photos']} ({data['photos_without_face']} without a face, "
         f"{data['unreadable_photos']} unreadable)",
-        f"faces:     {data['faces']}",
+        f"faces:     {_faces_words(data, '')}",
         f"people:    {data['people']}",
         f"settings:  {_settings_line(data['settings'])}",
         f"networks:  {_networks_line(data['settings'])}",
@@ -605,6 +468,22 @@ def info_cmd(index_path, as_json, verbose):
     click.echo("\n".join(lines))
     for p in data.get("problems", []):
         click.echo(f"  {p['status']}: {p['photo']}" + (f": {p['error']}" if p["error"] else ""))
+
+
+def _say_no_index(data: dict, as_json: bool) -> None:
+    """What answers while there is no index: the built-in gallery."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    g = data["gallery"]
+    lines = [
+        f"index:     none yet (`lookalike index DIR` makes one at {data['default_index']})",
+        f"gallery:   `match` answers from the built-in LFW gallery meanwhile ({g['faces']:,} "
+        f"faces of {g['people']:,} people)",
+        f"networks:  {_networks_line(data['settings'])}",
+        f"lfw:       {_lfw_line(data['lfw'])}",
+    ]
+    click.echo("\n".join(lines))
 
 
 def _ann_line(ann: dict) -> str:
@@ -736,15 +615,21 @@ def people_cmd(index_path, gallery, as_json):
             click.echo(f"{idx.describe()}:", err=True)
     rows = [("name", "faces", "photos")]
     rows += [(p["name"], str(p["faces"]), str(p["photos"])) for p in listed]
-    click.echo(_table(rows, right={1, 2}))
+    click.echo(table(rows, right={1, 2}))
 
 
 @main.command("map")
 @index_option
-@click.option("--out", type=click.Path(dir_okay=False), help="Write the map as a picture (PNG).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    callback=in_a_folder,
+    help="Write the map as a picture (PNG).",
+)
 @click.option(
     "--html",
     type=click.Path(dir_okay=False),
+    callback=in_a_folder,
     help="Write the map as one self-contained interactive page.",
 )
 @click.option(
@@ -779,7 +664,9 @@ def map_cmd(index_path, out, html, method, highlight, per_person, top, sample, m
     """
     if not out and not html:
         raise click.UsageError("say where to write the map: --out map.png and/or --html map.html")
-    with Index.open(index_path) as idx:
+    with api.open_index(index_path) as idx:
+        if isinstance(idx, BuiltinGallery):
+            click.echo(f"mapping {idx.describe()}; `lookalike index DIR` makes your own", err=True)
         q = None
         if highlight:
             q = api.make_query(idx, highlight, api.index_settings(idx), max_pixels=max_pixels)
@@ -822,7 +709,8 @@ def export_cmd(out, index_path, fmt, base_url):
         click.echo(path)
 
 
-from . import groupcli  # noqa: E402, F401  (the `cluster` and `name` commands)
+main.add_command(groupcli.cluster_cmd)
+main.add_command(groupcli.name_cmd)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """Where photos are encoded: a local process pool, or the workers of a Dask cluster.
 
 img2dataset's pattern: the indexer hands its jobs to a distributor, which yields each
-:class:`~lookalike.indexer.Result` back in this process as soon as it is done; this process
+:class:`~lookalike.encoding.Result` back in this process as soon as it is done; this process
 alone writes the index, so incremental runs, interruptions and moved photos behave the same
 whichever distributor encoded them.  ``distributed`` is imported only by :class:`DaskCluster`
 (``pip install 'lookalike[cluster]'``).
@@ -18,9 +18,9 @@ from importlib.metadata import version
 from itertools import chain
 from typing import Protocol
 
+from .encoding import Job, Result, encode_file, init_worker, work
 from .faces import Settings
 from .index import packed_parts
-from .indexer import Job, Result, _init_worker, _work, encode_file
 from .models.weights import ModelError, model_dir
 
 #: Tasks in flight per worker thread: enough that no worker waits for its next photo
@@ -68,9 +68,9 @@ class LocalPool:
                 yield encode_file(job, settings, max_pixels)
             return
         blas_threads = max(1, (os.cpu_count() or 1) // jobs)
-        pool = multiprocessing.Pool(jobs, _init_worker, (settings, max_pixels, blas_threads))
+        pool = multiprocessing.Pool(jobs, init_worker, (settings, max_pixels, blas_threads))
         try:
-            yield from pool.imap_unordered(_work, todo)
+            yield from pool.imap_unordered(work, todo)
         finally:
             pool.terminate()
             pool.join()

@@ -1,7 +1,7 @@
 """The `cluster` and `name` commands: who is who among the faces nobody named.
 
-They register themselves on :func:`lookalike.cli.main` when :mod:`lookalike.cli` is
-imported; the work is done by :mod:`lookalike.groups`.
+:mod:`lookalike.cli` adds them to its command group; the work is done by
+:mod:`lookalike.groups`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import os
 import click
 
 from . import grouppage, groups
-from .cli import _table, index_option, json_option, main, user_errors
+from .clikit import index_option, json_option, table, user_errors
 from .index import Index
 
 PHOTOS_SHOWN = 3
 
 
-@main.command("cluster")
+@click.command("cluster")
 @index_option
 @click.option(
     "--min-size",
@@ -73,13 +73,13 @@ def cluster_cmd(index_path, min_size, save_dir, threshold, as_json):
         }
         click.echo(json.dumps(report, indent=2))
     elif described:
-        click.echo(_groups_table(described))
+        click.echo(_groupstable(described))
     _say_what_was_found(idx.path, found, len(shown), hidden, min_size)
     for path in written:
         click.echo(f"picture: {path}", err=True)
 
 
-def _groups_table(described: list[dict]) -> str:
+def _groupstable(described: list[dict]) -> str:
     rows = [("group", "faces", "photos")]
     for g in described:
         photos = list(dict.fromkeys(f["photo"] for f in g["faces"]))
@@ -87,7 +87,7 @@ def _groups_table(described: list[dict]) -> str:
         if len(photos) > PHOTOS_SHOWN:
             listed += f" (+{len(photos) - PHOTOS_SHOWN} more)"
         rows.append((str(g["group"]) + (" new" if g["new"] else ""), str(g["size"]), listed))
-    return _table(rows, right={1})
+    return table(rows, right={1})
 
 
 def _say_what_was_found(
@@ -115,7 +115,7 @@ def _say_what_was_found(
         click.echo('name one: lookalike name GROUP "Person"', err=True)
 
 
-@main.command("name")
+@click.command("name")
 @click.argument("words", nargs=-1, metavar='[GROUP] "PERSON"')
 @click.option(
     "--face",

@@ -17,6 +17,7 @@ weights the settings record (:func:`lookalike.faces.fuse`).
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import re
@@ -622,9 +623,10 @@ class Index:
 
     # -- reporting -----------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        """Photos, faces and people.  People are counted from the gallery (its sidecar maps
-        in a fraction of a second at 1M faces), not by ``count(DISTINCT name)`` over every
-        face's name (13 s at 1M faces); problem photos through their own small index."""
+        """Photos, faces (and those credited to someone: the others are unnamed, bystanders or
+        photos indexed ``--unnamed``) and people.  People are counted from the gallery (its
+        sidecar maps in a fraction of a second at 1M faces), not by ``count(DISTINCT name)``
+        over every face's name (13 s at 1M faces); problem photos through their own index."""
         one = self.db.execute
         problems = dict(
             one("SELECT status, count(*) FROM photos WHERE status != 'ok' GROUP BY status")
@@ -633,6 +635,7 @@ class Index:
         return {
             "photos": one("SELECT count(*) FROM photos").fetchone()[0],
             "faces": len(gallery.face_ids),
+            "credited_faces": int(np.count_nonzero(gallery.person >= 0)),
             "people": len(gallery.names),
             "photos_without_face": problems.get("noface", 0),
             "unreadable_photos": problems.get("error", 0),
@@ -788,6 +791,13 @@ def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
         match = pattern.fullmatch(old.name)
         if match and (int(match[1]) < generation or match[2] == "rows.npz"):  # older format
             old.unlink(missing_ok=True)
+
+
+def discard(index_path: Path) -> None:
+    """Remove an index and every file beside it (its journal, lock and sidecars)."""
+    for path in index_path.parent.glob(glob.escape(index_path.name) + "*"):
+        if path.name == index_path.name or path.name[len(index_path.name)] in "-.":
+            path.unlink(missing_ok=True)
 
 
 @contextmanager

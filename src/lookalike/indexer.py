@@ -9,47 +9,25 @@ only what changed: same size and mtime is unchanged; otherwise the content hash 
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import ann
 from . import faces as facelib
-from .faces import Face, Settings
-from .images import DEFAULT_MAX_PIXELS, ImageError, is_image, load_photo
+from .distributor import Distributor, LocalPool
+from .encoding import Job, Result, file_hash, looks_like_image
+from .faces import Settings
+from .images import DEFAULT_MAX_PIXELS, is_image
 from .index import UNNAMED, Index, IndexFileError, PhotoRecord, path_key
 from .models import dlibnets
 from .people import credit
 
-if TYPE_CHECKING:
-    from .distributor import Distributor
-
-#: Files with these extensions are reported when they cannot be read; any other file that
-#: is not an image is skipped silently (and counted).
-IMAGE_EXTENSIONS = {
-    ".jpg",
-    ".jpeg",
-    ".jfif",
-    ".jpe",
-    ".png",
-    ".webp",
-    ".bmp",
-    ".gif",
-    ".tif",
-    ".tiff",
-    ".heic",
-    ".heif",
-    ".avif",
-}
 BATCH_SIZE = 32
 BATCH_SECONDS = 2.0
 
@@ -87,26 +65,6 @@ class Summary:
             "seconds": round(self.seconds, 3),
             "interrupted": self.interrupted,
         }
-
-
-@dataclass
-class Job:
-    path: str  # as on disk (may hold undecodable bytes as surrogates)
-    key: str  # as stored in the index
-    name: str
-    size: int
-    mtime_ns: int
-    sha1: str | None = None
-
-
-@dataclass
-class Result:
-    job: Job
-    status: str  # ok | noface | error | other
-    faces: list[Face] = field(default_factory=list)
-    error: str | None = None
-    width: int | None = None
-    height: int | None = None
 
 
 def person_name(root: str, path: str, unnamed: bool = False) -> str:
@@ -257,13 +215,13 @@ def _plan(
             if path.endswith(os.sep):  # a folder that cannot be listed: keep what we had of it
                 summary.unreadable.append((key, reason))
                 seen.update(k for k in known if k.startswith(key))
-            elif _looks_like_image(path):
+            elif looks_like_image(path):
                 seen.add(key)
                 summary.photos += 1
                 summary.unreadable.append((key, reason))
                 reuse.append((_error_record(root, path, key, reason, unnamed), []))
             continue
-        if not _looks_like_image(path) and not is_image(path):
+        if not looks_like_image(path) and not is_image(path):
             summary.other_files += 1
             continue
         seen.add(key)
@@ -317,90 +275,6 @@ def _error_record(
     return PhotoRecord(key, person_name(root, path, unnamed), None, None, None, "error", reason)
 
 
-def _looks_like_image(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
-
-
-def file_hash(path: str) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# -- encoding (runs in worker processes) ----------------------------------------------------
-_worker_settings: tuple[Settings, int] | None = None
-
-
-def _init_worker(settings: Settings, max_pixels: int, blas_threads: int) -> None:
-    """Workers leave Ctrl-C to the parent, which stops them and keeps what is committed.
-
-    A parent killed outright (``kill -9``) takes its workers with it: left alone they would
-    finish their photo and die on a broken pipe, a traceback each on the user's terminal.
-    """
-    global _worker_settings
-    worker_signals()
-    _limit_blas_threads(blas_threads)
-    _worker_settings = (settings, max_pixels)
-
-
-def worker_signals() -> None:
-    """A pool worker ignores Ctrl-C (its parent stops it) and dies with its parent."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
-
-
-def _limit_blas_threads(threads: int) -> None:
-    """Give each worker its share of the cores in a BLAS-linked dlib (`make install-fast`).
-
-    N workers with a BLAS thread per core each oversubscribe the cores: measured slower than
-    one thread per worker (README, "Fast encoder").  dlib, and so OpenBLAS, is loaded before
-    the pool forks, so setting OPENBLAS_NUM_THREADS here would come too late; one the user
-    set is kept.  dlib-bin has no BLAS: nothing to do.
-    """
-    if "OPENBLAS_NUM_THREADS" in os.environ or not dlibnets.dlib_info()["blas"]:
-        return
-    import ctypes
-
-    # another BLAS than OpenBLAS: its own environment variables decide
-    with suppress(OSError, AttributeError):
-        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(threads)
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL this process when its parent dies (elsewhere: nothing)."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-
-
-def _work(job: Job) -> Result:
-    settings, max_pixels = _worker_settings
-    return encode_file(job, settings, max_pixels)
-
-
-def encode_file(job: Job, settings: Settings, max_pixels: int, data: bytes | None = None) -> Result:
-    """Detect and encode every face of one file (or of ``data``, its bytes sent along);
-    every failure becomes a status."""
-    try:
-        if job.sha1 is None:
-            job.sha1 = file_hash(job.path)
-        source = job.path if data is None else io.BytesIO(data)
-        photo = load_photo(source, max_pixels, settings.shrink, settings.resample)
-    except ImageError as e:
-        status = "error" if _looks_like_image(job.path) else "other"
-        return Result(job, status, error=str(e))
-    except OSError as e:
-        return Result(job, "error", error=e.strerror or str(e))
-    found = facelib.detect(photo, settings)
-    return Result(job, "ok" if found else "noface", found, None, photo.width, photo.height)
-
-
 def _encode_all(
     todo: list[Job], settings: Settings, max_pixels: int, progress: bool, distributor: Distributor
 ) -> Iterator[Result]:
@@ -417,8 +291,6 @@ def _encode_all(
 
 
 def _local(jobs: int | None) -> Distributor:
-    from .distributor import LocalPool  # it imports this module
-
     return LocalPool(jobs)
 
 

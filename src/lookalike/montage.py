@@ -209,10 +209,9 @@ def pair_montage(result: Comparison, chip_a: np.ndarray, chip_b: np.ndarray) -> 
 
 
 def save(image: Image.Image, path: str | os.PathLike) -> Path:
-    """Write ``image``, making its folder if need be; the format follows the file name (PNG
-    when it has no known suffix)."""
+    """Write ``image`` (its folder must exist); the format follows the file name (PNG when it
+    has no known suffix)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = None if path.suffix.lower() in Image.registered_extensions() else "PNG"
     image.save(path, fmt)
     return path

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from . import faces as facelib
+from .encoding import file_hash, worker_signals
 from .faces import QUALITY, Settings, as_now
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
 from .index import Index, IndexFileError
-from .indexer import BATCH_SECONDS, file_hash, sigterm_interrupts, worker_signals
+from .indexer import BATCH_SECONDS, sigterm_interrupts
 
 #: Faces of photos written in one transaction at most (photos are written every
 #: BATCH_SECONDS too).
