@@ -49,19 +49,18 @@ import numpy as np
 from lookalike import api, search
 from lookalike.cohort import best_threshold
 from lookalike.faces import QUALITY, TOLERANCE, Settings, as_now
-from lookalike.gallery import (
+from lookalike.gallery import BuiltinGallery, packaged
+from lookalike.index import Index
+from lookalike.lfw import (
     DEFAULT_CACHE,
-    BuiltinGallery,
     Pair,
     PhotoFaces,
     cached_index,
     nearest_centre,
-    packaged,
     photo,
     photo_faces,
     read_pairs,
 )
-from lookalike.index import Index
 from lookalike.models.dlibnets import dlib_info
 
 ROOT = Path(__file__).resolve().parents[1]

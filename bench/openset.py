@@ -53,8 +53,9 @@ import numpy as np
 from lookalike import api, verdict
 from lookalike import cohort as cohortlib
 from lookalike.faces import QUALITY, TOLERANCE, Settings
-from lookalike.gallery import DEFAULT_CACHE, PACKAGED, BuiltinGallery, read_pairs
+from lookalike.gallery import PACKAGED, BuiltinGallery
 from lookalike.index import Index
+from lookalike.lfw import DEFAULT_CACHE, read_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDS = 10

@@ -32,8 +32,9 @@ import numpy as np
 from lookalike import align
 from lookalike.cohort import Cohort, best_threshold
 from lookalike.faces import TOLERANCE, face_rect, parts_of
-from lookalike.gallery import PACKAGED, BuiltinGallery, read_pairs
+from lookalike.gallery import PACKAGED, BuiltinGallery
 from lookalike.images import load_photo
+from lookalike.lfw import read_pairs
 from lookalike.models import dlibnets, sface
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 
 from lookalike.faces import QUALITY, Settings
-from lookalike.gallery import DEFAULT_CACHE, PACKAGED, build, cached_index
+from lookalike.gallery import PACKAGED
+from lookalike.lfw import DEFAULT_CACHE, build, cached_index
 
 
 def main(argv: list[str] | None = None) -> int:
