@@ -98,3 +98,14 @@ def test_map_without_an_index_maps_the_built_in_gallery(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["map", "--out", str(out), "--per-person"])
     assert result.exit_code == 0, result.output
     assert "mapping the built-in LFW gallery" in result.stderr and out.stat().st_size > 10_000
+
+
+@needs_data
+def test_a_map_says_nothing_of_fonts(celebs_index, tmp_path):
+    """The Noto fonts have no bold: matplotlib's "findfont: Failed to find font weight bold"
+    once per font is no news to a user."""
+    query = next((CELEBS / "queries" / "madonna").iterdir())
+    args = ("map", "--index", celebs_index, "--out", tmp_path / "m.png", "--highlight", query)
+    result = lookalike(*args)
+    assert result.returncode == 0, result.stderr
+    assert "findfont" not in result.stderr

@@ -12,8 +12,11 @@ as an interactive page.
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -333,9 +336,26 @@ def draw(m: FaceMap, path: str | os.PathLike) -> None:
     from matplotlib import rc_context
 
     fonts.report_missing(m.texts(), per_glyph=True)
-    with rc_context({"font.family": fonts.matplotlib_families()}), warnings.catch_warnings():
+    with (
+        rc_context({"font.family": fonts.matplotlib_families()}),
+        warnings.catch_warnings(),
+        _quiet("matplotlib.font_manager"),  # "findfont: Failed to find font weight bold..."
+    ):
         warnings.filterwarnings("ignore", "Glyph .* missing from", UserWarning)
         _figure(m).savefig(path, bbox_inches="tight")
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """A library's logger kept to errors: a font drawn at another weight than asked for is no
+    news to the user (the Noto fonts installed may have no bold)."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _figure(m: FaceMap) -> Figure:
