@@ -255,3 +255,13 @@ def test_html_renders_in_headless_chromium(tmp_path, celebs_index):
     assert tip and int(tip.group(1)) == point
     assert data["names"][data["person"][point]] in tip.group(0)
     assert "background-image: url(&quot;data:image/jpeg;base64," in tip.group(0)
+
+
+def test_the_html_legend_names_the_unnamed_grey_dots(tmp_path, celebs_index):
+    """celebs5 holds a bystander: its grey dot has a legend entry too (issue 35)."""
+    page = tmp_path / "map.html"
+    run("map", "--index", celebs_index, "--html", page)
+    assert any(p < 0 for p in page_data(page)["person"])
+    dom = headless(tmp_path, "--dump-dom", page.as_uri()).stdout
+    legend = re.search(r'<div id="legend">(.*?)</div>', dom, re.S).group(1)
+    assert "(unnamed)" in legend and "madonna" in legend

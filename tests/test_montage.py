@@ -124,3 +124,16 @@ def test_sprite_is_row_major():
     assert cols == 3 and sheet.size == (12, 8)
     px = np.asarray(sheet)
     assert px[5, 1, 0] == 3 * 40 and px[1, 9, 0] == 2 * 40
+
+
+def test_a_long_verdict_or_name_wraps_rather_than_being_cut():
+    """ "probably the same pe..." read as nothing (issue 35): it takes a second line."""
+    tile = montage.Tile(
+        None,
+        ["1. Juan_Valencia_Osorio_the_Second", "0.459  91%", "probably the same person"],
+        (0, 0, 0),
+    )
+    lines = [text for text, _, _ in montage._caption(tile)]
+    assert len(lines) <= montage.CAPTION_LINES
+    assert " ".join(lines[-2:]) == "probably the same person"
+    assert all("..." not in line for line in lines[1:])

@@ -210,6 +210,11 @@ if (new Set(D.colours).size > 2) {
     dot.style.background = D.colours[c];
     s.append(dot, name); legend.append(s);
   });
+  if (D.person.some(p => p < 0)) {
+    const s = document.createElement("span"), dot = document.createElement("i");
+    dot.style.background = D.colours[D.colours.length - 1];
+    s.append(dot, "(unnamed)"); legend.append(s);
+  }
 }
 draw();
 fromHash();

@@ -32,7 +32,7 @@ PAD = 12  # around and between tiles
 FRAME = 4  # coloured frame around each chip
 GAP = 28  # extra space between the query and its matches
 LINE = 17  # caption line height
-CAPTION_LINES = 3
+CAPTION_LINES = 4  # a long name or verdict wraps onto the next line, not cut short
 TITLE_H = 30
 BACKGROUND = (255, 255, 255)
 INK = (30, 30, 30)
@@ -67,17 +67,19 @@ def chip_origin(row: int, col: int) -> tuple[int, int]:
     return x, y
 
 
-def render(rows: Sequence[Sequence[Tile]], title: str) -> Image.Image:
-    """Lay ``rows`` of tiles out on the grid of :func:`chip_origin`, under ``title``."""
+def render(rows: Sequence[Sequence[Tile]], title: str, legend: str = "") -> Image.Image:
+    """Lay ``rows`` of tiles out on the grid of :func:`chip_origin`, under ``title`` (cut
+    short where it must be) and ``legend`` after it (never cut)."""
     cols = max(len(r) for r in rows)
     width = chip_origin(0, cols)[0] - FRAME
     height = TITLE_H + PAD + len(rows) * ROW_H
     image = Image.new("RGB", (max(width, 2 * TILE_W), height), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    captions = [t for row in rows for tile in row for t in tile.lines[:CAPTION_LINES]]
-    fonts.report_missing([title, *captions])
-    title_font = fonts.pil_font(title, 15)
-    draw.text((PAD, PAD), _fit(title, image.width - 2 * PAD, title_font), fill=INK, font=title_font)
+    captions = [t for row in rows for tile in row for t in tile.lines]
+    fonts.report_missing([title + legend, *captions])
+    title_font = fonts.pil_font(title + legend, 15)
+    room = image.width - 2 * PAD - title_font.getlength(legend)
+    draw.text((PAD, PAD), _fit(title, room, title_font) + legend, fill=INK, font=title_font)
     for r, row in enumerate(rows):
         for c, tile in enumerate(row):
             _draw_tile(image, draw, tile, *chip_origin(r, c))
@@ -93,15 +95,26 @@ def _draw_tile(image: Image.Image, draw: ImageDraw.ImageDraw, tile: Tile, x: int
         _draw_card(draw, tile.card, x, y)
     else:
         image.paste(tile.chip.resize((CHIP_SIZE, CHIP_SIZE)), (x, y))
-    for i, text in enumerate(tile.lines[:CAPTION_LINES]):
-        ink = tile.ink if i == CAPTION_LINES - 1 else INK
-        font = fonts.pil_font(text, 13)
-        draw.text(
-            (x - FRAME, y + CHIP_SIZE + FRAME + 3 + i * LINE),
-            _fit(text, TILE_W, font),
-            fill=ink,
-            font=font,
-        )
+    for i, (text, ink, font) in enumerate(_caption(tile)):
+        draw.text((x - FRAME, y + CHIP_SIZE + FRAME + 3 + i * LINE), text, fill=ink, font=font)
+
+
+def _caption(tile: Tile) -> list[tuple[str, tuple[int, int, int], ImageFont.FreeTypeFont]]:
+    """The tile's lines as drawn, the last in the tile's ink: each wrapped between words,
+    the spare lines going to the last line first (the verdict), then to those before it."""
+    texts = tile.lines[:CAPTION_LINES]
+    fonts_ = [fonts.pil_font(text, 13) for text in texts]
+    needed = [len(_wrap(t, TILE_W, f, CAPTION_LINES)) for t, f in zip(texts, fonts_, strict=True)]
+    room, spare = [1] * len(texts), CAPTION_LINES - len(texts)
+    for i in reversed(range(len(texts))):
+        extra = min(spare, needed[i] - 1)
+        room[i] += extra
+        spare -= extra
+    out = []
+    for i, (text, font) in enumerate(zip(texts, fonts_, strict=True)):
+        ink = tile.ink if i == len(texts) - 1 else INK
+        out += [(line, ink, font) for line in _wrap(text, TILE_W, font, room[i])]
+    return out
 
 
 def _draw_card(draw: ImageDraw.ImageDraw, name: str, x: int, y: int) -> None:
@@ -173,7 +186,8 @@ def match_montage(idx: Index, q: Query, matches: Sequence[Match]) -> Image.Image
     else:
         what = "faces" if len(q.chips) > 1 else "face"
         title = f"nearest to the {what} in {os.path.basename(q.label)}"
-    return render(rows, title + " (green: probably the same person)")
+    same = any(m.same_person for m in matches)
+    return render(rows, title, " (green: probably the same person)" if same else "")
 
 
 def _match_tile(m: Match, idx: Index) -> Tile:
