@@ -166,18 +166,40 @@ def test_name_a_group_then_match_ranks_it_under_that_name(athletes, unnamed_copy
     assert group not in {g["group"] for g in cluster_json(unnamed_copy)["groups"]}
 
 
-def test_a_name_the_index_has_merges(unnamed_copy):
+def test_a_name_the_index_has_merges_only_when_asked(unnamed_copy):
+    """Naming a group with a name already used merged two people silently (issue 35): away
+    from a terminal it is refused without --merge, and says so."""
     report = cluster_json(unnamed_copy)
     a, b = report["groups"][0], report["groups"][1]
     run("name", a["group"], "Roger Federer", "--index", unnamed_copy)
+    refused = run("name", b["group"], "roger federer", "--index", unnamed_copy, ok=False)
+    assert refused.exit_code == 1
+    assert f"Roger Federer is already in the index ({a['size']} faces): --merge" in refused.stderr
     merged = json.loads(
-        run("name", b["group"], "roger federer", "--index", unnamed_copy, "--json").stdout
+        run(
+            "name", b["group"], "roger federer", "--merge", "--index", unnamed_copy, "--json"
+        ).stdout
     )
     assert merged["merged"] is True and merged["name"] == "Roger Federer"
     people = json.loads(run("people", "--index", unnamed_copy, "--json").stdout)["people"]
     assert people == [
         {"name": "Roger Federer", "faces": a["size"] + b["size"], "photos": people[0]["photos"]}
     ]
+
+
+def test_the_last_naming_is_taken_back_and_the_group_keeps_its_id(unnamed_copy):
+    report = cluster_json(unnamed_copy)
+    group = report["groups"][0]
+    run("name", group["group"], "Somebody", "--index", unnamed_copy)
+    again = run("name", group["group"], "Else", "--index", unnamed_copy, ok=False)
+    assert f"group {group['group']} was named Somebody" in again.stderr
+    undone = json.loads(run("name", "--undo", "--index", unnamed_copy, "--json").stdout)
+    assert sorted(undone["undone"]) == sorted(f["face_id"] for f in group["faces"])
+    with Index.open(unnamed_copy) as idx:
+        assert idx.people() == []
+    back = {g["group"]: g["size"] for g in cluster_json(unnamed_copy)["groups"]}
+    assert back[group["group"]] == group["size"]  # the same id, the same faces
+    assert "nothing to undo" in run("name", "--undo", "--index", unnamed_copy).stdout
 
 
 def test_name_a_single_face(unnamed_copy):

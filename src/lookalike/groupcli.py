@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 import click
 
@@ -131,31 +132,44 @@ def _say_what_was_found(
     is_flag=True,
     help="Take back the names given to the --face faces: each is again what its photo says.",
 )
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Where the name is someone's in the index already: add these faces to theirs (one "
+    "person).  Asked in a terminal; refused without it otherwise.",
+)
+@click.option("--undo", is_flag=True, help="Take the last naming back.")
 @index_option
 @json_option
 @user_errors
-def name_cmd(words, face_ids, forget, index_path, as_json):
+def name_cmd(words, face_ids, forget, merge, undo, index_path, as_json):
     """Credit a group's faces (or single faces) to a person: a new one, or one the index
-    has, and then their faces and these are one person.  `match` ranks them under that
-    name, and names given here survive re-indexing.
+    has (then, asked first, their faces and these are one person).  `match` ranks them under
+    that name, and names given here survive re-indexing.
 
     \b
       lookalike name 4 "Aunt May"
+      lookalike name 5 "Aunt May" --merge
       lookalike name --face 812 "Aunt May"
       lookalike name --face 812 --forget
+      lookalike name --undo
     """
     if forget:
         _forget(face_ids, words, index_path, as_json)
         return
+    if undo:
+        _undo(words, face_ids, index_path, as_json)
+        return
     with Index.open(index_path) as idx:
+        if face_ids and len(words) != 1:
+            raise click.UsageError('with --face, give only the name: name --face ID "PERSON"')
+        if not face_ids and (len(words) != 2 or not words[0].isdigit()):
+            raise click.UsageError('give a group and a name: name GROUP "PERSON"')
+        merge = merge or _asked_to_merge(idx, words[-1])
         if face_ids:
-            if len(words) != 1:
-                raise click.UsageError('with --face, give only the name: name --face ID "PERSON"')
-            naming = groups.name_faces(idx, list(face_ids), words[0])
+            naming = groups.name_faces(idx, list(face_ids), words[0], merge)
         else:
-            if len(words) != 2 or not words[0].isdigit():
-                raise click.UsageError('give a group and a name: name GROUP "PERSON"')
-            naming = groups.name_group(idx, int(words[0]), words[1])
+            naming = groups.name_group(idx, int(words[0]), words[1], merge)
     if as_json:
         report = {"index": str(idx.path), **naming.as_dict()}
         click.echo(json.dumps(report, indent=2))
@@ -168,6 +182,33 @@ def name_cmd(words, face_ids, forget, index_path, as_json):
         what = f"face {ids} is" if n == 1 else f"faces {ids} are"
     who = "someone already in the index" if naming.merged else "a new person"
     click.echo(f"{what} now {naming.name}, {who}")
+
+
+def _asked_to_merge(idx: Index, name: str) -> bool:
+    """Where ``name`` is someone's already and the command runs in a terminal: whether the
+    user wants the two to be one person (elsewhere the naming is refused: --merge)."""
+    known = groups.someone(idx, name)
+    if known is None or not sys.stdin.isatty():
+        return False
+    return click.confirm(
+        f"{known[0]} is already in the index ({known[1]} faces): add these faces to theirs, "
+        "as one person?",
+        default=False,
+        err=True,
+    )
+
+
+def _undo(words: tuple[str, ...], face_ids: tuple[int, ...], index_path, as_json: bool) -> None:
+    if words or face_ids:
+        raise click.UsageError("--undo takes nothing else: name --undo")
+    with Index.open(index_path) as idx:
+        back = groups.undo(idx)
+    if as_json:
+        click.echo(json.dumps({"index": str(idx.path), "undone": back}, indent=2))
+    elif back:
+        click.echo(f"took the last naming back: {len(back)} faces are as they were")
+    else:
+        click.echo("nothing to undo")
 
 
 def _forget(face_ids: tuple[int, ...], words: tuple[str, ...], index_path, as_json: bool) -> None:

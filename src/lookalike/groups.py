@@ -12,6 +12,11 @@ Names given by hand are stored by the photo's content hash and the face's box
 (``named_faces``), not by face id: re-indexing a changed, moved or copied photo makes new
 face rows, but the same photo content has the same faces, so the names survive it.  A name
 given by hand wins over the name of the photo's folder or file.
+
+Naming someone with a name the index already has merges the two: asked for
+(``merge=True``), never by surprise.  The last naming can be taken back (:func:`undo`): each
+face gets the name it had and its group back.  A named group's id is remembered, so that
+naming it again says what it became.
 """
 
 from __future__ import annotations
@@ -168,39 +173,139 @@ def _store(idx: Index, groups: list[Group]) -> None:
 
 
 # -- naming ------------------------------------------------------------------------------
-def name_group(idx: Index, group_id: int, name: str) -> Naming:
+def name_group(idx: Index, group_id: int, name: str, merge: bool = False) -> Naming:
     """Credit every face of a group of the last ``cluster`` run to ``name``."""
     faces = stored_groups(idx).get(group_id)
     if not faces:
+        named = _meta_json(idx, "named_groups").get(str(group_id))
+        if named:
+            raise IndexFileError(
+                f"group {group_id} was named {named} (`lookalike name --undo` takes the last "
+                "naming back; `lookalike cluster` lists the groups left)"
+            )
         raise IndexFileError(
             f"no group {group_id} in {idx.path} (`lookalike cluster` lists the groups)"
         )
-    naming = name_faces(idx, faces, name)
+    naming = name_faces(idx, faces, name, merge, group_id)
     naming.group = group_id
     return naming
 
 
-def name_faces(idx: Index, face_ids: list[int], name: str) -> Naming:
-    """Credit faces to ``name``: a new person, or one the index has (then these faces and
-    theirs are one person; the name is matched whatever its case and spaces, as ``match``
-    does).  The faces leave their groups; their names survive re-indexing."""
+def someone(idx: Index, name: str) -> tuple[str, int] | None:
+    """The person of the index ``name`` is (whatever its case and spaces, as ``match``
+    matches names) and how many faces they have; None for a new name."""
+    g = idx.gallery()
+    known = find_person(g.names, name)
+    if known is None:
+        return None
+    return known, int(np.count_nonzero(g.person == g.names.index(known)))
+
+
+def name_faces(
+    idx: Index, face_ids: list[int], name: str, merge: bool = False, group: int | None = None
+) -> Naming:
+    """Credit faces to ``name``: a new person, or, with ``merge``, one the index has (then
+    these faces and theirs are one person).  The faces leave their groups; their names
+    survive re-indexing; :func:`undo` takes it back."""
     if not name.strip():
         raise ValueError("a name cannot be empty")
     with idx.writer():
-        known = find_person(idx.gallery().names, name)
+        known = someone(idx, name)
+        if known and not merge:
+            raise ValueError(
+                f"{known[0]} is already in the index ({known[1]} faces): --merge adds these "
+                "faces to theirs (one person), or give another name"
+            )
         keys = _face_keys(idx, face_ids)
+        before = _before(idx, keys)
         with idx.db:
             idx.db.executemany(
                 "INSERT OR REPLACE INTO named_faces(sha1, top, right, bottom, left, name) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(*key, known or name) for key in keys.values()],
+                [(*key, known[0] if known else name) for key in keys.values()],
             )
             idx.db.execute(
                 "DELETE FROM face_groups WHERE face_id IN (SELECT value FROM json_each(?))",
                 (json.dumps(list(keys)),),
             )
+            _set_meta_json(idx, "last_naming", {"faces": before})
+            if group is not None:
+                named = _meta_json(idx, "named_groups")
+                _set_meta_json(
+                    idx, "named_groups", named | {str(group): known[0] if known else name}
+                )
         idx.gallery()  # the search sidecar, up to date now rather than at the next match
-    return Naming(known or name, list(keys), known is not None)
+    return Naming(known[0] if known else name, list(keys), known is not None)
+
+
+def undo(idx: Index) -> list[int]:
+    """Take back the last naming: each of its faces gets the name it had before (none, or
+    one given by hand) and its group.  Returns those faces (none: nothing to undo)."""
+    with idx.writer():
+        last = _meta_json(idx, "last_naming").get("faces", [])
+        with idx.db:
+            for face in last:
+                key = tuple(face["key"])
+                idx.db.execute(
+                    "DELETE FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? "
+                    "AND bottom = ? AND left = ?",
+                    key,
+                )
+                if face["name"] is not None:
+                    idx.db.execute(
+                        "INSERT INTO named_faces(sha1, top, right, bottom, left, name) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (*key, face["name"]),
+                    )
+                if face["group"] is not None:
+                    idx.db.execute(
+                        "INSERT OR REPLACE INTO face_groups(face_id, group_id) "
+                        "SELECT f.id, ? FROM faces f JOIN photos p ON p.id = f.photo_id WHERE "
+                        "p.sha1 = ? AND f.top = ? AND f.right = ? AND f.bottom = ? AND f.left = ?",
+                        (face["group"], *key),
+                    )
+            groups_back = {str(f["group"]) for f in last if f["group"] is not None}
+            named = _meta_json(idx, "named_groups")
+            _set_meta_json(
+                idx, "named_groups", {g: n for g, n in named.items() if g not in groups_back}
+            )
+            _set_meta_json(idx, "last_naming", {})
+        idx.gallery()
+    return [face["face_id"] for face in last]
+
+
+def _before(idx: Index, keys: dict[int, tuple]) -> list[dict]:
+    """Each face's name given by hand and group, as they are before a naming changes them."""
+    out = []
+    for face_id, key in keys.items():
+        name = idx.db.execute(
+            "SELECT name FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? "
+            "AND bottom = ? AND left = ?",
+            key,
+        ).fetchone()
+        group = idx.db.execute(
+            "SELECT group_id FROM face_groups WHERE face_id = ?", (face_id,)
+        ).fetchone()
+        out.append(
+            {
+                "face_id": face_id,
+                "key": list(key),
+                "name": name[0] if name else None,
+                "group": group[0] if group else None,
+            }
+        )
+    return out
+
+
+def _meta_json(idx: Index, key: str) -> dict:
+    row = idx.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return json.loads(row[0]) if row else {}
+
+
+def _set_meta_json(idx: Index, key: str, value: dict) -> None:
+    idx.db.execute(
+        "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(value))
+    )
 
 
 def forget_names(idx: Index, face_ids: list[int]) -> list[int]:
