@@ -41,8 +41,8 @@ def test_match_table_lists_one_line_per_person(celebs_index):
     photo = next((CELEBS / "queries" / "madonna").iterdir())
     out = run("match", photo, "--index", celebs_index, "--top", "3").stdout
     lines = out.strip().splitlines()
-    header = ["rank", "name", "distance", "calibrated", "similarity", "resemblance"]
-    assert lines[0].split()[:6] == header
+    header = ["rank", "name", "distance", "similarity", "resemblance", "photo"]
+    assert lines[0].split() == header
     assert len(lines) == 4
     assert lines[1].split()[1] == "madonna" and "probably the same person" in lines[1]
     names = [line.split()[1] for line in lines[1:]]
@@ -221,3 +221,22 @@ def test_console_script_runs_as_a_user_would(tmp_path):
         timeout=120,
     )
     assert result.returncode == 0 and "different people" in result.stdout
+
+
+def test_every_column_reads_in_the_order_of_the_rows(celebs_index):
+    """Rows ranked by one distance, similarity and words from another, read out of order
+    (issue 35): a table shows the distance it ranks by, and what that distance means."""
+    from lookalike.verdict import FARTHEST, FUSED
+
+    words = [w for _, w in FUSED.bands] + [FARTHEST]
+    args = ("--index", celebs_index, "--faces", "--top", "12", "--json")
+    tables = [run("match", q, *args, ok=False) for q in query_photos()[::4]]
+    for result in [r for r in tables if r.exit_code == 0]:
+        out = json.loads(result.stdout)["matches"]
+        assert [m["distance"] for m in out] == sorted(m["distance"] for m in out)
+        similarity = [m["similarity"] for m in out]
+        assert similarity == sorted(similarity, reverse=True)
+        strength = [words.index(m["resemblance"]) for m in out if m["resemblance"] in words]
+        assert strength == sorted(strength)
+    header = run("match", EXAMPLES / "obama.jpg", "--index", celebs_index).stdout.splitlines()
+    assert header[0].split() == ["rank", "name", "distance", "similarity", "resemblance", "photo"]

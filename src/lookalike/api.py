@@ -57,7 +57,8 @@ class Match:
     face_id: int
     face: int = 1  # the query's face this matches, numbered from 1 (largest first)
     #: the distance calibrated against the LFW cohort (:mod:`lookalike.cohort`), which the
-    #: verdict and the similarity are taken from; None where no cohort has these settings
+    #: verdict (``same_person``) is taken from; None where no cohort has these settings.
+    #: ``similarity`` and ``resemblance`` read ``distance``, which ranks the matches.
     calibrated: float | None = None
     resemblance: str = ""  # the verdict distance in words (:func:`verdict.resemblance`)
 
@@ -405,14 +406,14 @@ def match_query(
                     i + 1,
                     face["name"],
                     round(dist, 6),
-                    round(search.similarity(v[i], tolerance or facelib.TOLERANCE), 1),
+                    round(search.similarity(dist, tolerance or facelib.TOLERANCE), 1),
                     is_same,
                     face["path"],
                     face["box"],
                     int(gallery.face_ids[r]),
                     n,
                     round(v[i], 6) if cohort else None,
-                    _words(rule, dist, v[i], is_same),
+                    _words(rule, dist, is_same),
                 )
             )
     return out
@@ -465,11 +466,12 @@ def _verdict_distances(
     return [max(0.0, float(v)) for v in (d if calibrated is None else calibrated)]
 
 
-def _words(rule: verdict.Rule, l2: float, v: float, same: bool) -> str:
-    """What a match's distance means, in words (:meth:`verdict.Rule.resemblance`)."""
+def _words(rule: verdict.Rule, l2: float, same: bool) -> str:
+    """What a match's distance means, in words (:meth:`verdict.Rule.resemblance`): of the L2
+    distance the matches are ranked by, so that words, similarity and rank agree."""
     if l2 < verdict.SAME_PHOTO:
         return "the same photo"
-    return "probably the same person" if same else rule.resemblance(v)
+    return "probably the same person" if same else rule.resemblance(l2)
 
 
 def _calibrated(

@@ -315,7 +315,7 @@ def _print_matches(q: api.Query, matches: Sequence[api.Match]) -> None:
         if len(q.boxes) > 1:
             click.echo(f"\nface {n} ({_box_words(box)}):")
         found = [m for m in matches if m.face == n]
-        click.echo(_matchtable(found) if found else "(no one else in the index)")
+        click.echo(_match_table(found) if found else "(no one else in the index)")
 
 
 def _box_words(box: list[int] | None) -> str:
@@ -353,24 +353,23 @@ def _picture(image, path: str | None, open_picture: bool, name: str) -> None:
         click.echo(f"not opened: {why_not}", err=True)
 
 
-def _matchtable(matches: Sequence[api.Match]) -> str:
-    """The matches; a "calibrated" column where the verdicts were calibrated (cohort.py)."""
-    calibrated = any(m.calibrated is not None for m in matches)
-    extra = ["calibrated"] if calibrated else []
-    rows = [("rank", "name", "distance", *extra, "similarity", "resemblance", "photo")]
+def _match_table(matches: Sequence[api.Match]) -> str:
+    """The matches: one distance, the one they are ranked by, and what it means (similarity,
+    words), so that every column reads in the order of the rows; the verdict's calibrated
+    distance is in ``--json``."""
+    rows = [("rank", "name", "distance", "similarity", "resemblance", "photo")]
     for m in matches:
         rows.append(
             (
                 str(m.rank),
                 m.name if m.name is not None else "(unnamed)",
                 f"{m.distance:.3f}",
-                *([f"{m.calibrated:.3f}"] if calibrated else []),
                 f"{m.similarity:.0f}%",
                 m.resemblance,
                 m.photo,
             )
         )
-    return table(rows, right={0, 2, 3, 4} if calibrated else {0, 2, 3})  # the numbers
+    return table(rows, right={0, 2, 3})  # the numbers
 
 
 @main.command("distance")

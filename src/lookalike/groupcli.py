@@ -74,13 +74,13 @@ def cluster_cmd(index_path, min_size, save_dir, threshold, as_json):
         }
         click.echo(json.dumps(report, indent=2))
     elif described:
-        click.echo(_groupstable(described))
+        click.echo(_groups_table(described))
     _say_what_was_found(idx.path, found, len(shown), hidden, min_size)
     for path in written:
         click.echo(f"picture: {path}", err=True)
 
 
-def _groupstable(described: list[dict]) -> str:
+def _groups_table(described: list[dict]) -> str:
     rows = [("group", "faces", "photos")]
     for g in described:
         photos = list(dict.fromkeys(f["photo"] for f in g["faces"]))
