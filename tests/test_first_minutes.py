@@ -109,3 +109,21 @@ def test_a_map_says_nothing_of_fonts(celebs_index, tmp_path):
     result = lookalike(*args)
     assert result.returncode == 0, result.stderr
     assert "findfont" not in result.stderr
+
+
+@needs_data
+def test_people_name_lists_the_faces_credited_and_how_to_take_one_away(celebs_index):
+    result = CliRunner().invoke(main, ["people", "Madonna", "--index", str(celebs_index)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:2] == ["face", "by"] and len(lines) > 10
+    assert all(" folder " in line for line in lines[1:])
+    assert 'lookalike name --face ID "Who it is"' in result.stderr
+    data = json.loads(
+        CliRunner()
+        .invoke(main, ["people", "madonna", "--index", str(celebs_index), "--json"])
+        .stdout
+    )
+    assert data["name"] == "madonna" and len(data["faces"]) == len(lines) - 1
+    wrong = CliRunner().invoke(main, ["people", "madona", "--index", str(celebs_index)])
+    assert wrong.exit_code == 1 and "did you mean madonna?" in wrong.stderr

@@ -248,9 +248,13 @@ def _person_query(idx: Index, query: str) -> Query:
         return Query(name, [centroid], [None], [None], exclude=name, faces_found=None)
     if _looks_like_a_photo(query):
         raise ImageError(f"{query}: no such file")  # as `distance` says
+    raise FileNotFoundError(f"{query}: no such file or indexed person{_hint(gallery, query)}")
+
+
+def _hint(gallery: Gallery, query: str) -> str:
+    """The names ``query`` may have meant, or where to see them."""
     near = nearest_names(gallery.names, query)
-    hint = f" (did you mean {' or '.join(near)}?)" if near else " (`lookalike people` lists them)"
-    raise FileNotFoundError(f"{query}: no such file or indexed person{hint}")
+    return f" (did you mean {' or '.join(near)}?)" if near else " (`lookalike people` lists them)"
 
 
 def _key(name: str) -> str:
@@ -454,6 +458,21 @@ def match_report(
 def people(idx: Index | BuiltinGallery) -> list[dict]:
     """Each indexed person: name, credited faces, photos."""
     return [{"name": n, "faces": f, "photos": p} for n, f, p in idx.people()]
+
+
+def person(idx: Index | BuiltinGallery, query: str) -> tuple[str, list[dict]]:
+    """The person ``query`` names (whatever its case and spaces) and each face that is
+    theirs: ``face_id``, ``photo``, ``box``, and ``by`` (``folder``: credited to the photo's
+    person; ``hand``: named so by ``lookalike name``)."""
+    gallery = idx.gallery()
+    name = find_person(gallery.names, query)
+    if name is None:
+        raise ValueError(f"{query}: no such person in the index{_hint(gallery, query)}")
+    faces = [
+        {"face_id": f, "photo": path, "box": named_box(box), "by": "hand" if hand else "folder"}
+        for f, path, box, hand in idx.faces_named(name)
+    ]
+    return name, faces
 
 
 def _verdict_distances(

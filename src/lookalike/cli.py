@@ -590,6 +590,7 @@ def _report_upgrade(s: upgrade.Summary) -> None:
 
 
 @main.command("people")
+@click.argument("name", required=False)
 @index_option
 @click.option(
     "--gallery",
@@ -598,13 +599,18 @@ def _report_upgrade(s: upgrade.Summary) -> None:
 )
 @json_option
 @user_errors
-def people_cmd(index_path, gallery, as_json):
-    """List the people in the index, with how many faces and photos each has.
+def people_cmd(name, index_path, gallery, as_json):
+    """List the people in the index, with how many faces and photos each has; with NAME,
+    that person's faces, and whether each is theirs by its folder or by `lookalike name`.
 
     \b
       lookalike people
+      lookalike people madonna
       lookalike people --gallery lfw --json
     """
+    if name is not None:
+        _person(name, index_path, gallery, as_json)
+        return
     with api.open_index(index_path, gallery) as idx:
         listed = api.people(idx)
         if as_json:
@@ -615,6 +621,26 @@ def people_cmd(index_path, gallery, as_json):
     rows = [("name", "faces", "photos")]
     rows += [(p["name"], str(p["faces"]), str(p["photos"])) for p in listed]
     click.echo(table(rows, right={1, 2}))
+
+
+def _person(query: str, index_path, gallery, as_json: bool) -> None:
+    """``people NAME``: the person's faces, and how to take a wrong one away."""
+    with api.open_index(index_path, gallery) as idx:
+        name, found = api.person(idx, query)
+        if as_json:
+            click.echo(json.dumps({"gallery": api.source(idx), "name": name, "faces": found}))
+            return
+    rows = [("face", "by", "box (left, top, width x height)", "photo")]
+    for f in found:
+        b = f["box"]
+        box = f"{b['left']}, {b['top']}, {b['right'] - b['left']}x{b['bottom'] - b['top']}"
+        rows.append((str(f["face_id"]), f["by"], box, f["photo"]))
+    click.echo(table(rows, right={0}))
+    click.echo(
+        f'a face here that is not {name}: lookalike name --face ID "Who it is" (a name given '
+        "by mistake: name --face ID --forget)",
+        err=True,
+    )
 
 
 @main.command("map")

@@ -652,6 +652,16 @@ class Index:
             "GROUP BY o.name ORDER BY o.name"
         ).fetchall()
 
+    def faces_named(self, name: str) -> list[tuple[int, str, list[int], bool]]:
+        """``(face_id, photo path, box, named by hand)`` of each face that is ``name``'s."""
+        rows = self.db.execute(
+            "SELECT f.id, p.path, f.top, f.right, f.bottom, f.left, n.hand IS NOT NULL "
+            "FROM face_names n JOIN faces f ON f.id = n.face_id JOIN photos p ON p.id = "
+            "f.photo_id WHERE n.name = ? ORDER BY p.path, f.id",
+            (name,),
+        )
+        return [(r[0], r[1], list(r[2:6]), bool(r[6])) for r in rows]
+
     def problems(self) -> list[tuple[str, str, str | None]]:
         """``(path, status, error)`` for photos without a face or unreadable."""
         return self.db.execute(
