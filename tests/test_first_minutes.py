@@ -43,7 +43,9 @@ def test_an_empty_folder_makes_no_index(tmp_path):
     (tmp_path / "photos").mkdir()
     (tmp_path / "photos" / "notes.txt").write_text("no photo here")
     db = tmp_path / "index.db"
-    result = CliRunner().invoke(main, ["index", str(tmp_path / "photos"), "--index", str(db)])
+    result = CliRunner().invoke(
+        main, ["index", str(tmp_path / "photos"), "--index", str(db), "--verbose"]
+    )
     assert result.exit_code == 1
     assert "no photos in it" in result.stderr
     assert result.stderr.rstrip().endswith(f"nothing indexed, no index made at {db}")
@@ -70,12 +72,17 @@ def test_the_totals_say_which_faces_nobody_is_credited_with(tmp_path):
     group = EXAMPLES / "two_people.jpg"
     (folder / group.name).write_bytes(group.read_bytes())
     db = tmp_path / "i.db"
-    result = CliRunner().invoke(main, ["index", str(tmp_path / "photos"), "--index", str(db)])
+    result = CliRunner().invoke(
+        main, ["index", str(tmp_path / "photos"), "--index", str(db), "--verbose"]
+    )
     counts = json.loads(CliRunner().invoke(main, ["info", "--index", str(db), "--json"]).stdout)
     unnamed = counts["faces"] - counts["credited_faces"]
     assert unnamed >= 1
     words = f"{counts['credited_faces']} of 1 people, {unnamed} unnamed: `lookalike cluster`"
     assert words in result.stderr
+    # --verbose: which face of the photo with two is madonna's
+    assert f"  2 faces: {folder / group.name}: face " in result.stderr
+    assert "credited to madonna" in result.stderr
 
 
 def test_info_without_an_index_says_what_answers_meanwhile(tmp_path, monkeypatch):

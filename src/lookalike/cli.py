@@ -71,7 +71,11 @@ def main() -> None:
 )
 @max_pixels_option
 @click.option(
-    "--verbose", "-v", is_flag=True, help="List every photo without a face or unreadable."
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="List every photo without a face or unreadable, and which face of each photo with "
+    "several is its person's.",
 )
 @click.option(
     "--unnamed",
@@ -128,6 +132,8 @@ def index_cmd(
             )
             summaries.append(summary)
             _report(summary, idx.path, verbose)
+            if verbose:
+                _report_crowds(idx, summary.root)
             if summary.interrupted:
                 break
             if not summary.photos:
@@ -171,6 +177,19 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
             click.echo(f"  unreadable: {path}: {reason}", err=True)
     elif s.unreadable or s.no_face:
         click.echo("  (--verbose lists them)", err=True)
+
+
+def _report_crowds(idx: Index, root: str) -> None:
+    """``--verbose``: which face of each photo with several is its person's."""
+    for path, n, face, name in idx.crowded_photos(root):
+        who = f"face {face} credited to {name}" if face is not None else "none credited"
+        click.echo(f"  {n} faces: {path}: {who}", err=True)
+    if any(face is not None for _, _, face, _ in idx.crowded_photos(root)):
+        click.echo(
+            '  (a face credited wrongly: lookalike name --face ID "Who it is"; '
+            "lookalike people NAME lists a person's faces)",
+            err=True,
+        )
 
 
 def _report_totals(c: dict[str, int]) -> None:

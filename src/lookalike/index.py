@@ -662,6 +662,18 @@ class Index:
         )
         return [(r[0], r[1], list(r[2:6]), bool(r[6])) for r in rows]
 
+    def crowded_photos(self, root: str) -> list[tuple[str, int, int | None, str | None]]:
+        """``(path, faces, credited face id, its name)`` of each photo under ``root`` with
+        several faces: which one is its person's (none where nobody is credited)."""
+        prefix = root.rstrip("/") + "/"
+        return self.db.execute(
+            "SELECT p.path, count(*), max(CASE WHEN n.name IS NOT NULL THEN f.id END), "
+            "max(n.name) FROM photos p JOIN faces f ON f.photo_id = p.id JOIN face_names n "
+            "ON n.face_id = f.id WHERE substr(p.path, 1, ?) = ? GROUP BY p.id "
+            "HAVING count(*) > 1 ORDER BY p.path",
+            (len(prefix), prefix),
+        ).fetchall()
+
     def problems(self) -> list[tuple[str, str, str | None]]:
         """``(path, status, error)`` for photos without a face or unreadable."""
         return self.db.execute(
