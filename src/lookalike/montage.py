@@ -138,15 +138,24 @@ def _draw_card(draw: ImageDraw.ImageDraw, name: str, x: int, y: int) -> None:
 
 
 def _wrap(text: str, width: int, font, lines: int) -> list[str]:
-    """``text`` in at most ``lines`` lines of ``width`` pixels, broken between words; the
-    last one cut short with '...' if it must be."""
+    """``text`` in at most ``lines`` lines of ``width`` pixels, broken between words (a word
+    too long for a line, such as a photo's file name, within it); the last one cut short
+    with '...' if it must be."""
     out: list[str] = []
     words = text.split()
     while words and len(out) < lines - 1:
         n = 1
         while n < len(words) and font.getlength(" ".join(words[: n + 1])) <= width:
             n += 1
-        out.append(_fit(" ".join(words[:n]), width, font))
+        line = " ".join(words[:n])
+        if n == 1 and font.getlength(line) > width:  # one long word: as much as fits
+            cut = 1
+            while cut < len(line) and font.getlength(line[: cut + 1]) <= width:
+                cut += 1
+            out.append(line[:cut])
+            words = [line[cut:], *words[1:]]
+            continue
+        out.append(line)
         words = words[n:]
     if words:
         out.append(_fit(" ".join(words), width, font))
