@@ -9,8 +9,9 @@ Sections (``--only``, comma-separated):
            ``face_recognition --cpus 2 KNOWN UNKNOWN``; faces found, encoding agreement
   lfw      the same on ``--lfw-photos`` LFW photos (250x250: encoder-bound), encoder share
   rerun    a second ``lookalike index`` over all of LFW, unchanged, vs the first run
-  match    ``lookalike match`` of a 1080p photo on the LFW index and on a synthetic index of
-           ``--synthetic`` faces, vs the CLI matching it against one known photo
+  match    ``lookalike match`` of a 1080p photo against the built-in gallery (no index of
+           one's own), on the LFW index and on a synthetic index of ``--synthetic`` faces, vs
+           the CLI matching it against one known photo
   memory   peak memory of ``lookalike index --jobs 2`` on 48 MP photos (JPEG and PNG)
   onnx     issue 23's targets, the onnx engine against dlib's own (``--engine dlib``): the
            encoder's ms a face on one thread (bench/encoder_onnx.py), ``index --quality
@@ -386,15 +387,17 @@ class Bench:
             for part in self.cache.glob(tmp.name + "*"):
                 part.rename(self.cache / part.name.replace(tmp.name, synthetic.name))
         for db, label, limit, faces in (
+            (None, "built-in gallery", 1.0, "13,233"),
             (lfw, "LFW", 1.0, "13k"),
             (synthetic, "synthetic", 1.5, f"{self.args.synthetic / 1e6:g}M"),
         ):
-            if not db.exists() or (db == lfw and not self.lfw_record.exists()):
+            if db is not None and (not db.exists() or (db == lfw and not self.lfw_record.exists())):
                 self.skipped(f"match a 1080p photo, {label} index", f"no complete {db.name}")
                 continue
             log(f"match on the {label} index vs face_recognition KNOWN(1 photo) QUERY")
+            where = ("--gallery", "lfw") if db is None else ("--index", db)
             commands = {
-                b.name: (lambda b=b, db=db: run(b.lookalike("match", query, "--index", db)))
+                b.name: (lambda b=b, where=where: run(b.lookalike("match", query, *where)))
                 for b in self.builds
             }
             commands[BASELINE] = lambda: run(self.cli("--cpus", "1", known, query))
