@@ -24,8 +24,8 @@ from .clikit import (
     user_errors,
     wanted_settings,
 )
-from .faces import QUALITY, Settings, as_now
-from .gallery import BuiltinGallery, former_preset, preset_of
+from .faces import QUALITY, Settings, as_now, former_preset
+from .gallery import BuiltinGallery, preset_of
 from .index import Index, default_path, discard
 from .indexer import Summary
 
@@ -181,10 +181,11 @@ def _report(s: Summary, index_path, verbose: bool) -> None:
 
 def _report_crowds(idx: Index, root: str) -> None:
     """``--verbose``: which face of each photo with several is its person's."""
-    for path, n, face, name in idx.crowded_photos(root):
+    crowded = idx.crowded_photos(root)
+    for path, n, face, name in crowded:
         who = f"face {face} credited to {name}" if face is not None else "none credited"
         click.echo(f"  {n} faces: {path}: {who}", err=True)
-    if any(face is not None for _, _, face, _ in idx.crowded_photos(root)):
+    if any(face is not None for _, _, face, _ in crowded):
         click.echo(
             '  (a face credited wrongly: lookalike name --face ID "Who it is"; '
             "lookalike people NAME lists a person's faces)",
@@ -535,7 +536,7 @@ def _networks_line(settings: dict | None) -> str:
         return "(none yet)"
     made = Settings.from_dict(settings)
     if "sface" not in made.weights:
-        hint = "; `lookalike upgrade` adds SFace" if former_preset(as_now(made)) else ""
+        hint = "; `lookalike upgrade` adds SFace" if former_preset(made) else ""
         return f"dlib's encoder alone{hint}"
     weights = ", ".join(f"{name} {w:g}" for name, w in made.weights.items())
     return f"dlib's encoder and SFace, fused (weights: {weights})"
@@ -549,8 +550,8 @@ def _settings_line(settings: dict | None) -> str:
     made = Settings.from_dict(settings)
     now = as_now(made)
     preset = preset_of(now)
-    if preset is None and former_preset(now):
-        preset, now = former_preset(now), Settings(**QUALITY[former_preset(now)])
+    if preset is None and (preset := former_preset(now)):
+        now = Settings(**QUALITY[preset])
     if preset is None:
         return ", ".join(f"{k}={v}" for k, v in settings.items())
     options = ", ".join(f"{k}={settings[k]}" for k in ("detector", "upsample", "jitters"))

@@ -138,8 +138,7 @@ class Settings:
 
     @property
     def dim(self) -> int:
-        """The length of a face's vector: 128 a network."""
-        return 128 * len(self.weights)
+        return vector_length(self.networks)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -169,6 +168,11 @@ def _weights(networks: str) -> dict[str, float]:
             f"bad networks {networks!r} (dlib, or dlib*W+sface*W: each network's weight above 0)"
         )
     return weights
+
+
+def vector_length(networks: str) -> int:
+    """The length of a face's vector on ``networks``: 128 a network."""
+    return 128 * len(_weights(networks))
 
 
 def _canonical_networks(networks: str) -> str:
@@ -285,6 +289,14 @@ def as_now(settings: Settings) -> Settings:
 def dlib_only(settings: Settings) -> Settings:
     """``settings`` on dlib's network alone: what a preset was before SFace joined it."""
     return replace(settings, networks="dlib")
+
+
+def former_preset(settings: Settings) -> str | None:
+    """The preset whose settings these were before SFace joined it (dlib's network alone;
+    its other fields as they are today or were: :func:`as_now`)."""
+    fused = [q for q in QUALITY if "sface" in Settings(**QUALITY[q]).weights]
+    now = as_now(settings)
+    return next((q for q in fused if dlib_only(Settings(**QUALITY[q])) == now), None)
 
 
 @dataclass

@@ -40,7 +40,7 @@ from .faces import (
     as_now,
     chip_jpeg,
     cut_chip,
-    dlib_only,
+    former_preset,
     fuse,
 )
 from .images import ImageError, load_photo
@@ -179,14 +179,6 @@ class BuiltinGallery:
 def preset_of(settings: Settings) -> str | None:
     """The ``--quality`` preset whose settings these are, if any."""
     return next((q for q in QUALITY if Settings(**QUALITY[q]) == settings), None)
-
-
-def former_preset(settings: Settings) -> str | None:
-    """The preset whose settings these were before SFace joined it (dlib's network alone;
-    its other fields as they are today or were: :func:`as_now`)."""
-    fused = [q for q in QUALITY if "sface" in Settings(**QUALITY[q]).weights]
-    now = as_now(settings)
-    return next((q for q in fused if dlib_only(Settings(**QUALITY[q])) == now), None)
 
 
 def packaged(settings: Settings) -> Path | None:

@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .faces import Face, Settings, fuse
+from .faces import Face, Settings, fuse, vector_length
 
 FORMAT_VERSION = 3
 #: The name of a photo whose faces belong to nobody yet (``index --unnamed``).
@@ -524,7 +524,7 @@ class Index:
         """
         generation = self.generation()
         if generation is not None:
-            cached = _load_sidecar(self.path, generation, DIM * len(self.networks().split("+")))
+            cached = _load_sidecar(self.path, generation, vector_length(self.networks()))
             if cached is not None:
                 return cached
         gallery, generation = self._read_gallery()
@@ -547,8 +547,8 @@ class Index:
         try:
             generation, networks = self.generation(), self.networks()
             n = self.db.execute("SELECT count(*) FROM faces").fetchone()[0]
-            dim = DIM * len(networks.split("+"))
-            X, ids, person = np.empty((n, dim), "<f4"), np.empty(n, np.int64), np.empty(n, np.int32)
+            X = np.empty((n, vector_length(networks)), "<f4")
+            ids, person = np.empty(n, np.int64), np.empty(n, np.int32)
             names: dict[str, int] = {}
             rows = self.db.execute(
                 f"SELECT f.id, {self._vector_columns()}, n.name "

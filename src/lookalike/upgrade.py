@@ -24,7 +24,7 @@ import numpy as np
 
 from . import faces as facelib
 from .encoding import file_hash, worker_signals
-from .faces import QUALITY, Settings, as_now
+from .faces import QUALITY, Settings, former_preset
 from .images import DEFAULT_MAX_PIXELS, ImageError, load_photo
 from .index import Index, IndexFileError
 from .indexer import BATCH_SECONDS, sigterm_interrupts
@@ -66,15 +66,14 @@ def target(settings: Settings) -> Settings:
     """What an index made with ``settings`` becomes: the same settings on the networks of
     their preset today.  ValueError where they are no preset (or ``--quality cli``, which
     is dlib's network alone)."""
-    now = as_now(settings)
-    for values in QUALITY.values():
-        fused = Settings(**values)
-        if "sface" in fused.weights and replace(now, networks=fused.networks) == fused:
-            return replace(settings, networks=fused.networks)
-    raise ValueError(
-        "only an index made with --quality default or best takes the second network "
-        f"(this one: {settings.networks}, and other settings); index into a new --index instead"
-    )
+    preset = former_preset(settings)
+    if preset is None:
+        raise ValueError(
+            "only an index made with --quality default or best takes the second network "
+            f"(this one: {settings.networks}, and other settings); index into a new --index "
+            "instead"
+        )
+    return replace(settings, networks=Settings(**QUALITY[preset]).networks)
 
 
 def upgrade(
