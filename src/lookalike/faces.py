@@ -461,7 +461,7 @@ def _encode(photo: Photo, rect, settings: Settings) -> Face:
     """The face in ``rect``: dlib's mean encoding of one aligned chip per landmark model and
     padding (the chip kept is the first model's with the first padding), and SFace's of one
     chip per landmark model where ``settings`` fuse it."""
-    shapes = _shapes(photo.pixels, rect, settings)
+    shapes = _shapes(photo.pixels, rect, settings.landmarks)
     chips = _dlib_chips(photo.pixels, shapes, settings.paddings)
     parts = {"dlib": embed(chips, settings)}
     if "sface" in settings.weights:
@@ -490,8 +490,7 @@ def cut_chip(photo: Photo, box: Sequence[int], settings: Settings) -> np.ndarray
     landmark model's, cut with the first padding, cut from the working pixels as
     ``encode_from="photo"`` does.  In a photo worked on at full size (every LFW photo) it is
     that chip to the bit."""
-    first = replace(settings, landmarks=settings.landmarks.split("+")[0])
-    shapes = _shapes(photo.pixels, face_rect(photo, box), first)
+    shapes = _shapes(photo.pixels, face_rect(photo, box), settings.landmarks.split("+")[0])
     return _dlib_chips(photo.pixels, shapes, settings.paddings[:1])[0]
 
 
@@ -499,12 +498,13 @@ def sface_of(photo: Photo, box: Sequence[int], settings: Settings) -> np.ndarray
     """SFace's vector of the face at ``box`` as :func:`detect` makes it with ``settings``
     (from the working pixels): how ``lookalike upgrade`` gives SFace's vectors to an index
     made before SFace joined, dlib's untouched."""
-    return sface_vector(photo.pixels, _shapes(photo.pixels, face_rect(photo, box), settings))
+    shapes = _shapes(photo.pixels, face_rect(photo, box), settings.landmarks)
+    return sface_vector(photo.pixels, shapes)
 
 
-def _shapes(pixels: np.ndarray, rect, settings: Settings) -> list:
-    """The face's landmarks by each of the settings' landmark models."""
-    return [dlibnets.landmarks(name)(pixels, rect) for name in settings.landmarks.split("+")]
+def _shapes(pixels: np.ndarray, rect, landmarks: str) -> list:
+    """The face's landmarks by each landmark model of ``landmarks`` (``Settings.landmarks``)."""
+    return [dlibnets.landmarks(name)(pixels, rect) for name in landmarks.split("+")]
 
 
 def _dlib_chips(pixels: np.ndarray, shapes: list, paddings: list[float]) -> list:
