@@ -76,8 +76,10 @@ def warp(pixels: np.ndarray, found: np.ndarray, template: np.ndarray) -> np.ndar
     centres) land on ``template``.  A face much bigger than the chip is first shrunk by a
     whole factor with a box filter, so that bilinear sampling does not alias."""
     s, R, t = similarity(found, template)
-    image = Image.fromarray(pixels)
     factor = int(1 / s) if s < 0.5 else 1
+    pixels, origin = _around(pixels, s, R, t, factor)
+    t = t + s * R @ origin  # the same chip, from the crop
+    image = Image.fromarray(pixels)
     if factor > 1:
         image = image.reduce(factor)  # pixel i covers [i k, (i + 1) k): its centre i k + (k-1)/2
         t = t + s * R @ np.full(2, (factor - 1) / 2)
@@ -88,3 +90,17 @@ def warp(pixels: np.ndarray, found: np.ndarray, template: np.ndarray) -> np.ndar
     data = (B[0, 0], B[0, 1], c[0], B[1, 0], B[1, 1], c[1])
     chip = image.transform((SIZE, SIZE), Image.Transform.AFFINE, data, Image.Resampling.BILINEAR)
     return np.asarray(chip)
+
+
+def _around(pixels: np.ndarray, s: float, R: np.ndarray, t: np.ndarray, factor: int):
+    """The part of ``pixels`` the chip is sampled from, and its top-left corner (x, y): the
+    chip's corners mapped into the photo, with a margin for the box filter and bilinear
+    sampling, its corner on the filter's grid; so that a chip of a big photo copies and
+    shrinks a few thousand pixels, not millions, and is the same to the bit."""
+    corners = np.array([[0, 0], [SIZE, 0], [0, SIZE], [SIZE, SIZE]], float)
+    photo = (corners - t) @ R / s  # p = R^T (q - t) / s, a row each
+    margin = 2 * factor + 2
+    h, w = pixels.shape[:2]
+    x0, y0 = (max(0, int(v - margin) // factor * factor) for v in photo.min(axis=0))
+    x1, y1 = (int(v + margin) + 1 for v in photo.max(axis=0))
+    return pixels[y0 : min(h, y1), x0 : min(w, x1)], np.array([x0, y0], float)
