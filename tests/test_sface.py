@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import CELEBS, EXAMPLES, LFW, needs_data
+from PIL import Image
 
 from lookalike import align, api, faces
 from lookalike.cli import main
@@ -106,6 +107,26 @@ def test_the_warp_puts_the_points_where_the_template_has_them():
     chip = align.warp(pixels, found, sface.ARCFACE)
     for x, y in sface.ARCFACE.round().astype(int):
         assert chip[y, x].min() > 100
+
+
+@needs_data
+@pytest.mark.parametrize("zoom", [1, 6])  # as it is, and a face 6x as big (shrunk first)
+def test_a_chip_is_the_same_wherever_its_face_lies_in_a_bigger_photo(zoom):
+    """The warp reads only the part of the photo around the face: the same face at the
+    edge of a photo or in the middle of a much bigger one is the same chip, to the bit."""
+    photo = load_photo(EXAMPLES / "obama.jpg")
+    (face,) = faces.detect(photo, dlib_only(Settings()))
+    rect = faces.face_rect(photo, face.box)
+    found = align.points(dlibnets.landmarks("5-point")(photo.pixels, rect)) * zoom
+    h, w = photo.pixels.shape[:2]
+    pixels = np.asarray(Image.fromarray(photo.pixels).resize((w * zoom, h * zoom)))
+    s, _, _ = align.similarity(found, align.FIVE_POINT_TEMPLATE)
+    step = max(1, int(1 / s)) * 100  # on the grid of the box filter that shrinks it
+    bigger = np.zeros((pixels.shape[0] + 3 * step, pixels.shape[1] + 3 * step, 3), np.uint8)
+    bigger[2 * step : 2 * step + h * zoom, step : step + w * zoom] = pixels
+    alone = align.warp(pixels, found, align.FIVE_POINT_TEMPLATE)
+    inside = align.warp(bigger, found + [step, 2 * step], align.FIVE_POINT_TEMPLATE)
+    assert np.array_equal(alone, inside)
 
 
 @needs_data
