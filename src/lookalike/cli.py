@@ -139,9 +139,11 @@ def index_cmd(
             if not summary.photos:
                 click.echo(f"{summary.root}: no photos in it (jpg, png, webp...)", err=True)
         totals = idx.counts()
-        if not (made_now and totals["photos"] == 0):
+        # no photo in the folders (not: none committed yet, as when stopped at once)
+        nothing = made_now and not any(s.photos for s in summaries)
+        if not nothing:
             _report_totals(totals)
-    if made_now and totals["photos"] == 0:
+    if nothing:
         discard(idx.path)  # an index of nothing would only answer "no one" later
         raise click.ClickException(f"no photos found: nothing indexed, no index made at {idx.path}")
     if as_json:
