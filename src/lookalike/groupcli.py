@@ -160,11 +160,13 @@ def name_cmd(words, face_ids, forget, merge, undo, index_path, as_json):
     if undo:
         _undo(words, face_ids, index_path, as_json)
         return
+    if face_ids and len(words) != 1:
+        raise click.UsageError('with --face, give only the name: name --face ID "PERSON"')
+    if not face_ids and (len(words) != 2 or not words[0].isdigit()):
+        raise click.UsageError('give a group and a name: name GROUP "PERSON"')
     with Index.open(index_path) as idx:
-        if face_ids and len(words) != 1:
-            raise click.UsageError('with --face, give only the name: name --face ID "PERSON"')
-        if not face_ids and (len(words) != 2 or not words[0].isdigit()):
-            raise click.UsageError('give a group and a name: name GROUP "PERSON"')
+        if not face_ids:
+            groups.group_faces(idx, int(words[0]))  # no such group: said before asking
         merge = merge or _asked_to_merge(idx, words[-1])
         if face_ids:
             naming = groups.name_faces(idx, list(face_ids), words[0], merge)

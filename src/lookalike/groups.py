@@ -175,6 +175,14 @@ def _store(idx: Index, groups: list[Group]) -> None:
 # -- naming ------------------------------------------------------------------------------
 def name_group(idx: Index, group_id: int, name: str, merge: bool = False) -> Naming:
     """Credit every face of a group of the last ``cluster`` run to ``name``."""
+    naming = name_faces(idx, group_faces(idx, group_id), name, merge, group_id)
+    naming.group = group_id
+    return naming
+
+
+def group_faces(idx: Index, group_id: int) -> list[int]:
+    """The faces of a group of the last ``cluster`` run; IndexFileError where there is none
+    (named already, or never)."""
     faces = stored_groups(idx).get(group_id)
     if not faces:
         named = _meta_json(idx, "named_groups").get(str(group_id))
@@ -186,9 +194,7 @@ def name_group(idx: Index, group_id: int, name: str, merge: bool = False) -> Nam
         raise IndexFileError(
             f"no group {group_id} in {idx.path} (`lookalike cluster` lists the groups)"
         )
-    naming = name_faces(idx, faces, name, merge, group_id)
-    naming.group = group_id
-    return naming
+    return faces
 
 
 def someone(idx: Index, name: str) -> tuple[str, int] | None:
