@@ -456,8 +456,20 @@ def match_report(
 
 
 def people(idx: Index | BuiltinGallery) -> list[dict]:
-    """Each indexed person: name, credited faces, photos."""
-    return [{"name": n, "faces": f, "photos": p} for n, f, p in idx.people()]
+    """Each indexed person: name, credited faces, photos, and one of their faces (``face``:
+    its face id, to show them by)."""
+    shown = _a_face_each(idx.gallery())
+    return [{"name": n, "faces": f, "photos": p, "face": shown.get(n)} for n, f, p in idx.people()]
+
+
+def _a_face_each(gallery: Gallery) -> dict[str, int]:
+    """Each person's first face in the gallery, by name."""
+    rows = np.flatnonzero(gallery.person >= 0)
+    codes, first = np.unique(gallery.person[rows], return_index=True)
+    return {
+        gallery.names[int(c)]: int(gallery.face_ids[rows[i]])
+        for c, i in zip(codes, first, strict=True)
+    }
 
 
 def person(idx: Index | BuiltinGallery, query: str) -> tuple[str, list[dict]]:

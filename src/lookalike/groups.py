@@ -14,9 +14,13 @@ face rows, but the same photo content has the same faces, so the names survive i
 given by hand wins over the name of the photo's folder or file.
 
 Naming someone with a name the index already has merges the two: asked for
-(``merge=True``), never by surprise.  The last naming can be taken back (:func:`undo`): each
-face gets the name it had and its group back.  A named group's id is remembered, so that
-naming it again says what it became.
+(``merge=True``), never by surprise.  A person can be renamed (:func:`rename_person`), faces
+made nobody's (:func:`take_away`), two groups merged (:func:`merge_groups`) and a face taken
+out of its group (:func:`move_out`).  The last change of any of these can be taken back
+(:func:`undo`): each face gets the name it had and its group back.  A named group's id is
+remembered, so that naming it again says what it became.  A re-run of ``cluster`` groups
+the unnamed faces from scratch: it keeps ids (:func:`keep_ids`), not the merges and
+move-outs made by hand, which it may undo.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from . import cluster as clusterlib
-from .api import find_person, named_box
+from .api import find_person, named_box, person
 from .gallery import cohort_for
 from .index import Index, IndexFileError
 
@@ -158,18 +162,79 @@ def _next_id(idx: Index, old: dict[int, list[int]]) -> int:
 
 
 def _store(idx: Index, groups: list[Group]) -> None:
-    last = max((g.id for g in groups), default=0)
     with idx.db:
         idx.db.execute("DELETE FROM face_groups")
         idx.db.executemany(
             "INSERT INTO face_groups(face_id, group_id) VALUES (?, ?)",
             [(f, g.id) for g in groups for f in g.face_ids],
         )
-        idx.db.execute(
-            "INSERT INTO meta(key, value) VALUES ('next_group', ?) ON CONFLICT(key) DO UPDATE "
-            "SET value = max(CAST(value AS INTEGER), excluded.value)",
-            (str(last + 1),),
+        _reserve(idx, max((g.id for g in groups), default=0) + 1)
+
+
+def _reserve(idx: Index, first_free: int) -> None:
+    """No group id below ``first_free`` is given again (meta ``next_group`` never goes down)."""
+    idx.db.execute(
+        "INSERT INTO meta(key, value) VALUES ('next_group', ?) ON CONFLICT(key) DO UPDATE "
+        "SET value = max(CAST(value AS INTEGER), excluded.value)",
+        (str(first_free),),
+    )
+
+
+def listed(idx: Index) -> list[Group]:
+    """The stored groups of the last ``cluster`` run, with the merges and move-outs made
+    since, biggest first (ties by id): read, not clustered again."""
+    found = [Group(gid, faces) for gid, faces in stored_groups(idx).items()]
+    return sorted(found, key=lambda g: (-g.size, g.id))
+
+
+def group_of(idx: Index, face_id: int) -> int:
+    """The stored group of a face; IndexFileError where it is in none."""
+    row = None
+    if _has_groups(idx):
+        row = idx.db.execute(
+            "SELECT group_id FROM face_groups WHERE face_id = ?", (face_id,)
+        ).fetchone()
+    if row is None:
+        _face_keys(idx, [face_id])  # no such face: said so
+        raise IndexFileError(
+            f"face {face_id} is in no group (a named face, or one indexed since the last "
+            "`lookalike cluster`)"
         )
+    return row[0]
+
+
+def merge_groups(idx: Index, keep: int, other: int) -> list[int]:
+    """The faces of group ``other`` join group ``keep`` (one person, split by clustering);
+    :func:`undo` takes it back.  Returns the faces moved."""
+    if keep == other:
+        raise ValueError(f"group {keep} cannot join itself: give two groups")
+    with idx.writer():
+        group_faces(idx, keep)
+        moved = group_faces(idx, other)
+        _regroup(idx, moved, keep)
+    return moved
+
+
+def move_out(idx: Index, face_id: int) -> int:
+    """The face leaves its group (someone else, clustered with it) for a group of its own,
+    with an id never given before; :func:`undo` takes it back.  Returns the new group."""
+    with idx.writer():
+        group_of(idx, face_id)
+        new = _next_id(idx, stored_groups(idx))
+        _regroup(idx, [face_id], new)
+    return new
+
+
+def _regroup(idx: Index, face_ids: list[int], group: int) -> None:
+    """Put faces of stored groups in ``group`` (its id is never given again), their groups
+    before recorded for :func:`undo`."""
+    keys = _face_keys(idx, face_ids)
+    with idx.db:
+        _set_meta_json(idx, "last_naming", {"faces": _before(idx, keys, names=False)})
+        idx.db.executemany(
+            "UPDATE face_groups SET group_id = ? WHERE face_id = ?", [(group, f) for f in keys]
+        )
+        _reserve(idx, group + 1)
 
 
 # -- naming ------------------------------------------------------------------------------
@@ -213,56 +278,83 @@ def name_faces(
     """Credit faces to ``name``: a new person, or, with ``merge``, one the index has (then
     these faces and theirs are one person).  The faces leave their groups; their names
     survive re-indexing; :func:`undo` takes it back."""
+    with idx.writer():
+        return _name_checked(idx, face_ids, name, merge, group)
+
+
+def _name_checked(
+    idx: Index, face_ids: list[int], name: str, merge: bool, group: int | None = None
+) -> Naming:
+    """:func:`name_faces`, the writer lock held: refused for an empty name, and for one the
+    index has without ``merge``."""
     if not name.strip():
         raise ValueError("a name cannot be empty")
+    known = someone(idx, name)
+    if known and not merge:
+        raise ValueError(
+            f"{known[0]} is already in the index ({known[1]} faces): --merge adds these "
+            "faces to theirs (one person), or give another name"
+        )
+    named = known[0] if known else name
+    return Naming(named, _hand_name(idx, face_ids, named, group), known is not None)
+
+
+def _hand_name(idx: Index, face_ids: list[int], name: str, group: int | None = None) -> list[int]:
+    """Give faces ``name`` by hand (``""``: nobody's) and take them out of their groups, the
+    state before recorded for :func:`undo`; ``group`` is remembered as named ``name``."""
+    keys = _face_keys(idx, face_ids)
+    with idx.db:
+        _set_meta_json(idx, "last_naming", {"faces": _before(idx, keys)})
+        idx.db.executemany(
+            "INSERT OR REPLACE INTO named_faces(sha1, top, right, bottom, left, name) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(*key, name) for key in keys.values()],
+        )
+        idx.db.execute(
+            "DELETE FROM face_groups WHERE face_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(keys)),),
+        )
+        if group is not None:
+            named = _meta_json(idx, "named_groups")
+            _set_meta_json(idx, "named_groups", named | {str(group): name})
+    idx.gallery()  # the search sidecar, up to date now rather than at the next match
+    return list(keys)
+
+
+def rename_person(idx: Index, name: str, new_name: str, merge: bool = False) -> Naming:
+    """Name every face of the person ``name`` (whatever its case and spaces) ``new_name`` by
+    hand: a new name, one the index has with ``merge`` (as :func:`name_faces`), or the same
+    name spelt otherwise.  Photos keep their folder's name: a photo of that folder indexed
+    later is credited to the old name.  :func:`undo` takes it back."""
     with idx.writer():
-        known = someone(idx, name)
-        if known and not merge:
-            raise ValueError(
-                f"{known[0]} is already in the index ({known[1]} faces): --merge adds these "
-                "faces to theirs (one person), or give another name"
-            )
-        keys = _face_keys(idx, face_ids)
-        before = _before(idx, keys)
-        with idx.db:
-            idx.db.executemany(
-                "INSERT OR REPLACE INTO named_faces(sha1, top, right, bottom, left, name) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(*key, known[0] if known else name) for key in keys.values()],
-            )
-            idx.db.execute(
-                "DELETE FROM face_groups WHERE face_id IN (SELECT value FROM json_each(?))",
-                (json.dumps(list(keys)),),
-            )
-            _set_meta_json(idx, "last_naming", {"faces": before})
-            if group is not None:
-                named = _meta_json(idx, "named_groups")
-                _set_meta_json(
-                    idx, "named_groups", named | {str(group): known[0] if known else name}
-                )
-        idx.gallery()  # the search sidecar, up to date now rather than at the next match
-    return Naming(known[0] if known else name, list(keys), known is not None)
+        old, faces = person(idx, name)
+        face_ids = [f["face_id"] for f in faces]
+        if find_person([old], new_name) is None:
+            return _name_checked(idx, face_ids, new_name, merge)
+        return Naming(new_name, _hand_name(idx, face_ids, new_name), merged=False)
+
+
+def take_away(idx: Index, face_ids: list[int]) -> list[int]:
+    """Make faces nobody's: taken from whoever a naming or their photo's folder credits them
+    to, out of their groups, they are unnamed faces that the next ``cluster`` groups.  Stored
+    as a hand name of ``""``, so that re-indexing credits them to no one either;
+    :func:`undo` takes it back.  Returns the faces."""
+    with idx.writer():
+        return _hand_name(idx, face_ids, "")
 
 
 def undo(idx: Index) -> list[int]:
-    """Take back the last naming: each of its faces gets the name it had before (none, or
-    one given by hand) and its group.  Returns those faces (none: nothing to undo)."""
+    """Take back the last change (a naming, a rename, a take-away, a merge or a move-out):
+    each of its faces gets the name it had before (none, or one given by hand) and its
+    group (a group made by a move-out is gone again).  Returns those faces (none: nothing
+    to undo)."""
     with idx.writer():
         last = _meta_json(idx, "last_naming").get("faces", [])
         with idx.db:
             for face in last:
                 key = tuple(face["key"])
-                idx.db.execute(
-                    "DELETE FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? "
-                    "AND bottom = ? AND left = ?",
-                    key,
-                )
-                if face["name"] is not None:
-                    idx.db.execute(
-                        "INSERT INTO named_faces(sha1, top, right, bottom, left, name) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        (*key, face["name"]),
-                    )
+                if "name" in face:  # absent: a change of groups only, the names untouched
+                    _restore_name(idx, key, face["name"])
                 if face["group"] is not None:
                     idx.db.execute(
                         "INSERT OR REPLACE INTO face_groups(face_id, group_id) "
@@ -280,26 +372,39 @@ def undo(idx: Index) -> list[int]:
     return [face["face_id"] for face in last]
 
 
-def _before(idx: Index, keys: dict[int, tuple]) -> list[dict]:
-    """Each face's name given by hand and group, as they are before a naming changes them."""
+def _restore_name(idx: Index, key: tuple, name: str | None) -> None:
+    """A face's name given by hand back as it was (None: it had none)."""
+    idx.db.execute(
+        "DELETE FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? AND bottom = ? "
+        "AND left = ?",
+        key,
+    )
+    if name is not None:
+        idx.db.execute(
+            "INSERT INTO named_faces(sha1, top, right, bottom, left, name) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (*key, name),
+        )
+
+
+def _before(idx: Index, keys: dict[int, tuple], names: bool = True) -> list[dict]:
+    """Each face's group and (with ``names``) name given by hand, as they are before a
+    change.  A change of groups only records no name: its undo then leaves the names alone,
+    and the search sidecar stays current."""
     out = []
     for face_id, key in keys.items():
-        name = idx.db.execute(
-            "SELECT name FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? "
-            "AND bottom = ? AND left = ?",
-            key,
-        ).fetchone()
         group = idx.db.execute(
             "SELECT group_id FROM face_groups WHERE face_id = ?", (face_id,)
         ).fetchone()
-        out.append(
-            {
-                "face_id": face_id,
-                "key": list(key),
-                "name": name[0] if name else None,
-                "group": group[0] if group else None,
-            }
-        )
+        face = {"face_id": face_id, "key": list(key), "group": group[0] if group else None}
+        if names:
+            name = idx.db.execute(
+                "SELECT name FROM named_faces WHERE sha1 = ? AND top = ? AND right = ? "
+                "AND bottom = ? AND left = ?",
+                key,
+            ).fetchone()
+            face["name"] = name[0] if name else None
+        out.append(face)
     return out
 
 

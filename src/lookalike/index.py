@@ -90,10 +90,13 @@ BEGIN UPDATE meta SET value = value + 1 WHERE key = 'generation'; END;
 """
 
 #: Each face's name (a temporary view, made when the index is opened): the one given by
-#: hand, else its photo's person's when it is the face credited to them, else NULL.
+#: hand, else its photo's person's when it is the face credited to them, else NULL.  A hand
+#: name of ``""`` makes the face nobody's (:func:`lookalike.groups.take_away`): its ``name``
+#: is NULL, as an unnamed face's, but its ``hand`` is ``""``, not NULL, so that no folder
+#: credits it again (:meth:`Index.faces_of_person` leaves out the faces named by hand).
 FACE_NAMES_SQL = """
 CREATE TEMP VIEW face_names AS SELECT f.id AS face_id, p.id AS photo_id, {hand} AS hand,
-    COALESCE({hand}, CASE WHEN f.credited AND p.name != '' THEN p.name END) AS name
+    NULLIF(COALESCE({hand}, CASE WHEN f.credited AND p.name != '' THEN p.name END), '') AS name
 FROM faces f JOIN photos p ON p.id = f.photo_id
 """
 HAND_NAME_SQL = (
@@ -125,6 +128,10 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
 
 class IndexFileError(Exception):
     """The index file cannot be used; the message names the file."""
+
+
+class IndexBusyError(IndexFileError):
+    """Another writer holds the index: the change asked for can be tried again later."""
 
 
 @dataclass
@@ -277,7 +284,7 @@ class Index:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise IndexFileError(
+                raise IndexBusyError(
                     f"another `lookalike index` is writing {self.path}; wait for it to finish"
                 ) from None
             try:
@@ -594,6 +601,13 @@ class Index:
     def chip(self, face_id: int) -> bytes | None:
         row = self.db.execute("SELECT chip FROM faces WHERE id = ?", (face_id,)).fetchone()
         return row[0] if row else None
+
+    def photo_of_face(self, face_id: int) -> tuple[str, str] | None:
+        """The path and content hash of the photo holding a face, None for no such face."""
+        return self.db.execute(
+            "SELECT p.path, p.sha1 FROM faces f JOIN photos p ON p.id = f.photo_id WHERE f.id = ?",
+            (face_id,),
+        ).fetchone()
 
     def person_face_ids(self, name: str) -> list[int]:
         rows = self.db.execute("SELECT face_id FROM face_names WHERE name = ?", (name,))
