@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from lookalike import api
+from lookalike import api, groups
+from lookalike.index import Index
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("LOOKALIKE_TEST_DATA", ROOT.parent / "shared" / "data"))
@@ -34,3 +36,18 @@ def celebs_index(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("celebs") / "celebs.db"
     api.index(CELEBS / "gallery", path, jobs=2)
     return path
+
+
+@pytest.fixture
+def unnamed_index(tmp_path) -> Path:
+    """Eight celebs5 photos of two people, indexed --unnamed and grouped."""
+    folder = tmp_path / "party"
+    folder.mkdir()
+    for person in ("madonna", "elton_john"):
+        for photo in sorted((CELEBS / "gallery" / person).iterdir())[:4]:
+            shutil.copy(photo, folder / f"{person}-{photo.name}")
+    index = tmp_path / "party.db"
+    api.index(folder, index, jobs=1, unnamed=True)
+    with Index.open(index) as idx:
+        groups.cluster_index(idx)
+    return index

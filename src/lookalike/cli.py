@@ -10,7 +10,18 @@ from pathlib import Path
 
 import click
 
-from . import api, config, export, facemap, groupcli, maphtml, montage, search, upgrade
+from . import (
+    api,
+    config,
+    export,
+    facemap,
+    groupcli,
+    maphtml,
+    montage,
+    search,
+    servecli,
+    upgrade,
+)
 from .clikit import (
     detection_options,
     engine_option,
@@ -43,6 +54,7 @@ def main() -> None:
       lookalike people                   who is in the index
       lookalike cluster                  group the faces nobody named into people
       lookalike map --out map.png        every indexed face on a 2-D map
+      lookalike serve --open             all of it on a page in your browser
       lookalike upgrade                  SFace's vectors for an index made before them
 
     The index is index.db in your user data folder (a lock file and the search's cache
@@ -758,6 +770,7 @@ def export_cmd(out, index_path, fmt, base_url):
 
 main.add_command(groupcli.cluster_cmd)
 main.add_command(groupcli.name_cmd)
+main.add_command(servecli.serve_cmd)
 
 if __name__ == "__main__":
     sys.exit(main())
