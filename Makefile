@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-onnx bench-ann bench-lfw bench-sface bench-harder bench-openset bench-cluster bench-dask gallery clean
+.PHONY: install install-fast test lint match bench bench-onnx bench-ann bench-lfw bench-sface bench-harder bench-openset bench-cluster bench-dask bench-serve gallery clean
 
 install: $(STAMP)
 
@@ -109,6 +109,11 @@ bench-ann: install
 
 # index --cluster (2 dask workers) against --jobs 2 on the first 300 LFW photos (docs/cluster.md);
 # DASK_ARGS="--photos 1000 --rounds 5"
+# `lookalike serve`: a warm POST /api/match of a 1080p photo against the built-in gallery
+# (target < 0.5 s), against `lookalike match` start to exit, and 20 requests at once
+bench-serve: install
+	$(BIN)/python bench/serve.py --data "$(DATA)" $(SERVE_ARGS)
+
 bench-dask: install
 	$(BIN)/python bench/cluster_overhead.py --lfw "$(LFW)" $(DASK_ARGS)
 

@@ -202,6 +202,7 @@ async function compare(event) {
 
 // -- people ------------------------------------------------------------------------------
 let everyone = [];
+const SHOWN = 600; // cards drawn at once: enough to browse, few enough to stay quick
 const key = (name) => name.toLowerCase().replaceAll("_", " ");
 
 async function loadPeople() {
@@ -215,9 +216,10 @@ async function loadPeople() {
 function listPeople() {
   const q = key($("people-search").value.trim());
   const shown = everyone.filter((p) => key(p.name).includes(q));
-  $("people-count").textContent = `${shown.length} of ${everyone.length} people`;
+  const more = shown.length > SHOWN ? ` (the first ${SHOWN} shown: search to find the others)` : "";
+  $("people-count").textContent = `${shown.length} of ${everyone.length} people${more}`;
   $("people-list").replaceChildren(
-    ...shown.slice(0, 600).map((p) =>
+    ...shown.slice(0, SHOWN).map((p) =>
       el(
         "figure",
         { class: "card person", "data-name": p.name, onclick: () => openPerson(p.name) },
