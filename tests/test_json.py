@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from conftest import EXAMPLES, needs_data
 
 from lookalike.cli import main
+from lookalike.index import Index
 
 pytestmark = needs_data
 
@@ -74,7 +75,11 @@ def test_index_info_people_and_export(tmp_path):
 
     people = run_json("people", "--index", db)
     assert_gallery(people["gallery"], "index")
-    assert people["people"] == [{"name": "obama", "faces": 2, "photos": 2}]
+    with Index.open(db) as idx:
+        shown_by = idx.person_face_ids("obama")
+    (obama,) = people["people"]
+    assert obama.pop("face") in shown_by
+    assert obama == {"name": "obama", "faces": 2, "photos": 2}
 
     out = tmp_path / "faces.json"
     CliRunner().invoke(main, ["export", str(out), "--index", str(db)])

@@ -66,7 +66,16 @@ function toast(text) {
   toast.timer = setTimeout(() => (t.hidden = true), 4000);
 }
 
-const faceImg = (id, alt) => el("img", { src: `/face/${id}.jpg`, alt: alt || "", loading: "lazy", class: "face" });
+// A face from the index; where there is no picture of it (the built-in gallery without
+// LFW's photos: `lookalike serve --lfw DIR`), a card with the name instead.
+const faceImg = (id, alt) =>
+  el("img", {
+    src: `/face/${id}.jpg`,
+    alt: alt || "",
+    loading: "lazy",
+    class: "face",
+    onerror: (e) => e.target.replaceWith(el("div", { class: "face card-name", text: alt || "?" })),
+  });
 const count = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
 const pretty = (name) => (name === null ? "(unnamed)" : name.replaceAll("_", " "));
 
