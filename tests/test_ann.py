@@ -1,5 +1,6 @@
 """The approximate nearest-neighbour index (lookalike.ann): the same people as exact
-search, a sidecar that follows every change to the index, and broken sidecars rebuilt.
+search, shards that follow every change to the index, a build that resumes where it was
+stopped, and broken shards rebuilt.
 
 Small synthetic indexes written through the store (no models, no photos): people are
 clusters of faces, as real people are.  No timings here: `make bench-ann` measures them.
@@ -8,11 +9,13 @@ clusters of faces, as real people are.  No timings here: `make bench-ann` measur
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import CELEBS, needs_data
 from test_json import assert_match_report
 
 from lookalike import ann, api
@@ -56,7 +59,14 @@ def db(tmp_path) -> Path:
 
 
 def sidecars(db: Path) -> list[str]:
-    return sorted(p.name for p in db.parent.glob(db.name + ".g*.ann*"))
+    return sorted(p.name for p in db.parent.glob(db.name + ".s*.ann*"))
+
+
+def shard_files(db: Path) -> list[str]:
+    """The names the current shards of the index at ``db`` have."""
+    with Index.open(db) as idx:
+        shards = ann.plan(idx.gallery())
+    return sorted(p.name for s in shards for p in ann.shard_paths(db, s))
 
 
 def match_json(db: Path, *args: str) -> dict:
@@ -108,23 +118,6 @@ def test_ann_ranks_the_same_people_at_the_same_distances_as_exact(db, per_person
         for q in queries(db):
             exact = api.rank(gallery, q, 10, per_person)
             assert same_ranking(api.rank(gallery, q, 10, per_person, graph=graph), exact)
-
-
-def test_a_graph_built_before_is_searched_as_wide_as_it_needs(db, monkeypatch):
-    """A graph of connectivity 16 (before 2026-12-04) is used as it is, searched 4,000 wide,
-    and still ranks as exact search does; today's graph is searched EXPANSION_SEARCH wide."""
-    with Index.open(db) as idx:
-        gallery = idx.gallery()
-        today = ann.Ann(ann.build(gallery), gallery)
-        monkeypatch.setattr(ann, "CONNECTIVITY", 16)
-        monkeypatch.setattr(ann, "EXPANSION_ADD", 64)
-        former = ann.Ann(ann.build(gallery), gallery)
-        monkeypatch.undo()
-        q = queries(db, 1)[0]
-        exact = api.rank(gallery, q, 10)
-        for graph, wide in ((today, ann.EXPANSION_SEARCH), (former, ann.FORMER_EXPANSION_SEARCH)):
-            assert same_ranking(api.rank(gallery, q, 10, graph=graph), exact)
-            assert graph.graph.expansion_search == wide
 
 
 def test_ann_leaves_out_an_excluded_person_and_finds_enough_people(db):
@@ -179,7 +172,8 @@ def test_sidecar_follows_adds_renames_and_removals(db):
     names = {m["name"] for m in after["matches"]}
     assert "person0151" not in names and "someone_else" in names
     assert same_report(after, match_json(db, "person0001", "--exact", "--top", str(PEOPLE + 3)))
-    assert sidecars(db) == [f"people.db.g{generation}.ann", f"people.db.g{generation}.ann.npy"]
+    assert sidecars(db) == shard_files(db)  # the former versions gone
+    assert generation
 
 
 def test_faces_changed_under_a_reused_id_are_searched_with_their_new_vectors(db):
@@ -203,6 +197,7 @@ def test_faces_changed_under_a_reused_id_are_searched_with_their_new_vectors(db)
 def test_a_broken_sidecar_is_rebuilt_without_a_traceback(db, damage):
     match_json(db, "person0001", "--ann")
     graph, keys = (db.parent / name for name in sidecars(db))
+    before = graph.read_bytes()
     if damage == "garbage":
         graph.write_bytes(b"not a graph" * 100)
     elif damage == "truncated":
@@ -211,7 +206,9 @@ def test_a_broken_sidecar_is_rebuilt_without_a_traceback(db, damage):
         np.save(keys, np.zeros(3, np.int64))
     result = match_json(db, "person0001", "--ann")
     assert same_report(result, match_json(db, "person0001", "--exact"))
-    assert ann._load(graph, keys, Index.open(db).gallery()) is not None  # rebuilt, sound
+    with Index.open(db) as idx:
+        (shard,) = ann.plan(idx.gallery())
+    assert ann._load(db, shard) is not None and len(graph.read_bytes()) == len(before)
 
 
 def test_a_stale_sidecar_under_the_current_name_is_not_used(db):
@@ -233,7 +230,8 @@ def test_info_says_whether_the_ann_index_is_used_and_built(db):
     assert result.exit_code == 0 and "not used below 1,000,000 faces" in result.output
     match_json(db, "person0001", "--ann")
     info = api.info(db)["ann"]
-    assert info["used"] is False and info["path"].endswith(".ann") and info["bytes"] > 0
+    assert info["used"] is False and info["shards"] == info["shards_built"] == 1
+    assert info["faces_in_graphs"] == 900 and info["bytes"] > 0
 
 
 def test_builtin_gallery_answers_the_same_through_a_graph_in_memory(tmp_path):
@@ -247,3 +245,147 @@ def test_builtin_gallery_answers_the_same_through_a_graph_in_memory(tmp_path):
 def test_an_unknown_search_mode_is_one_clear_error():
     with pytest.raises(ValueError, match="unknown search mode"):
         ann.wanted("fast", 10)
+
+
+# -- shards --------------------------------------------------------------------------------
+@pytest.fixture
+def small_shards(monkeypatch):
+    """Shards of 250 face ids: the 900 faces of ``db`` in four."""
+    monkeypatch.setattr(ann, "SPAN", 250)
+
+
+def stamps(db: Path) -> dict[str, tuple[int, int]]:
+    """Each shard file's inode and modification time: a file built again changes both."""
+    return {
+        p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in db.parent.glob(db.name + ".s*")
+    }
+
+
+def test_shards_rank_as_exact_search_does(db, small_shards):
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        graph = api.searcher(idx, gallery, "ann")
+        assert len(graph.graphs) == 4 and not len(graph.exact)
+        for q in queries(db):
+            assert same_ranking(api.rank(gallery, q, 10, graph=graph), api.rank(gallery, q, 10))
+    assert sidecars(db) == shard_files(db) and len(sidecars(db)) == 8
+
+
+def test_a_stopped_build_resumes_at_the_shards_not_done(db, small_shards):
+    match_json(db, "person0001", "--ann")
+    done = stamps(db)
+    unfinished = sorted(done)[-2:]  # the last shard: its graph and keys
+    for name in unfinished:
+        (db.parent / name).unlink()
+    with Index.open(db) as idx:
+        ann.refresh(db, idx.gallery())
+    again = stamps(db)
+    assert set(again) == set(done)
+    assert all(again[n] == done[n] for n in done if n not in unfinished)  # not built again
+
+
+def test_unbuilt_shards_are_searched_exactly_and_match_does_not_build_them(db, small_shards):
+    match_json(db, "person0001", "--ann")
+    for name in sorted(sidecars(db))[:4]:  # two shards not built (yet)
+        (db.parent / name).unlink()
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        searched = ann.open_graph(db, gallery, build=False)
+        first_two = sum(s.size for s in ann.plan(gallery)[:2])  # ids 1-249 and 250-499
+        assert len(searched.graphs) == 2 and len(searched.exact) == first_two == 499
+        for q in queries(db):
+            assert same_ranking(searched.rank(q, 10), api.rank(gallery, q, 10))
+        assert ann.describe(db, gallery, len(gallery.X))["shards_built"] == 2
+    assert len(sidecars(db)) == 4  # nothing was built
+
+
+def test_new_photos_touch_only_the_shard_they_fall_in(db, small_shards):
+    match_json(db, "person0001", "--ann")
+    before = stamps(db)
+    write_people(db, range(PEOPLE, PEOPLE + 2), seed=5)  # new face ids: the last shard
+    after_match = match_json(db, "person0151", "--ann", "--top", "3")
+    assert after_match["query"]["person"] == "person0151"
+    after = stamps(db)
+    kept = {n for n in before if n in after and after[n] == before[n]}
+    assert len(kept) == 6 and len(after) == 8  # three shards untouched, the last replaced
+
+
+def test_shards_are_built_side_by_side_in_processes_with_progress(db, small_shards):
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        told: list[int] = []
+        added: list[int] = []
+
+        def started(total: int) -> ann.Progress:
+            told.append(total)
+            return added.append
+
+        graph = ann.refresh(db, gallery, jobs=2, progress=started)
+        assert told == [900] and sum(added) == 900 and len(graph.graphs) == 4
+        for q in queries(db, 10):
+            assert same_ranking(graph.rank(q, 10), api.rank(gallery, q, 10))
+
+
+KILLED_BUILD = """
+import sys
+from pathlib import Path
+from lookalike import ann
+from lookalike.index import Index
+ann.SPAN, ann.CHUNK = 2_000, 200
+with Index.open(Path(sys.argv[1])) as idx:
+    ann.refresh(idx.path, idx.gallery(), jobs=2)
+"""
+
+
+def test_a_build_killed_midway_keeps_every_shard_done(tmp_path, monkeypatch):
+    """``kill -9`` in the middle of a build: the shards written stay, and the next build
+    makes only the others; no half-written file is ever loaded or left behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "big.db"
+    write_people(db, range(3_000))  # 18,000 faces, ids 1-18,000: 10 shards of 2,000 ids
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_BUILD, str(db)], start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("big.db.s*.ann.npy")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    done = stamps(db)
+    assert done, "no shard was done in two minutes"
+    monkeypatch.setattr(ann, "SPAN", 2_000)
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        graph = ann.refresh(db, gallery)
+        assert len(graph.graphs) == 10 and not len(graph.exact)
+        q = queries(db, 3)[0]
+        assert same_ranking(graph.rank(q, 10), api.rank(gallery, q, 10))
+    again = stamps(db)
+    assert all(again[n] == done[n] for n in done if n.endswith(".npy"))  # finished: kept
+    assert sorted(again) == shard_files(db)  # and no temporary file is left
+
+
+@needs_data
+def test_lookalike_index_builds_the_shards_with_a_bar_and_info_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(ann, "THRESHOLD", 50)  # the celebs' 91 faces count as many
+    monkeypatch.setattr(ann, "SPAN", 30)
+    db = tmp_path / "celebs.db"
+    result = CliRunner().invoke(main, ["index", str(CELEBS / "gallery"), "--index", str(db)])
+    assert result.exit_code == 0, result.output
+    info = api.info(db)["ann"]
+    assert info["used"] and info["shards"] == info["shards_built"] == 4
+    assert info["faces_in_graphs"] == 91
+    shown = CliRunner().invoke(main, ["info", "--index", str(db)]).output
+    assert "used by match (from 50 faces on); built" in shown
+
+
+def test_match_says_when_shards_are_not_built_yet(db, small_shards, monkeypatch):
+    match_json(db, "person0001", "--ann")
+    (db.parent / sorted(sidecars(db))[0]).unlink()
+    monkeypatch.setattr(ann, "THRESHOLD", 100)  # auto: the graphs, without building them
+    result = CliRunner().invoke(main, ["match", "person0001", "--index", str(db)])
+    assert result.exit_code == 0, result.output
+    assert "has 3 of its 4 shards: 249 faces are searched exactly" in result.stderr
+    assert len(sidecars(db)) == 7

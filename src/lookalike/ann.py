@@ -1,15 +1,22 @@
 """The approximate nearest-neighbour index: search that stays fast at millions of faces.
 
-An HNSW graph (usearch) over the gallery's vectors, stored as half floats and keyed by face
-id, in a sidecar beside the SQLite file, as the vectors sidecar is:
-``<index>.g<generation>.ann`` (the graph, served memory-mapped) and
-``<index>.g<generation>.ann.npy`` (each face's id and squared norm, for updates).  It is
-used only when its generation is the index's own; otherwise it is brought up to date first
-(:func:`refresh`): renamed when only names changed, updated in place (faces removed and
-added) when few faces changed, rebuilt when many did.  A file that does not load or check
-is rebuilt, never trusted.
+HNSW graphs (usearch) over the gallery's vectors, stored as half floats and keyed by face
+id, in **shards**: shard ``k`` holds the faces whose ids lie in ``[k * SPAN, (k + 1) *
+SPAN)``.  Each shard is two files beside the SQLite file, named for the faces it holds:
+``<index>.s<k>.<digest>.ann`` (the graph, served memory-mapped) and ``...ann.npy`` (each
+face's id and squared norm, for updates), ``digest`` a hash of those ids and norms.  So:
 
-The graph only proposes candidates: they are ranked again by the exact L2 distance of
+- a shard is written atomically when it is done, and a build that is stopped (Ctrl-C,
+  ``kill -9``, a full disk) resumes at the shards not done yet: nothing finished is built
+  again (:func:`build_shards`; ``lookalike index`` builds them, on both cores);
+- ``match`` answers correctly at every moment: through the graphs of the shards done, and
+  by exact search over the faces of the others, merged by exact L2 (:class:`Ann`);
+- new photos (new face ids) touch only the shards they fall in: a shard that changed a
+  little is updated in place from its former files, one that changed much is built again
+  (:func:`refresh`); names never touch the graphs.
+
+A file that does not load or check is built again, never trusted.  The graphs only
+propose candidates: they are ranked again by the exact L2 distance of
 :mod:`lookalike.search`, and enough of them are asked for that the ``top`` people are
 found (the window grows until they are, as :func:`search.top_k_per_person`'s does).
 docs/ann.md has the measurements behind the choices here.
@@ -17,42 +24,53 @@ docs/ann.md has the measurements behind the choices here.
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
 import os
+import queue
 import re
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import search
-from .index import Gallery, replaced_atomically, write_atomically
+from .index import Gallery, replaced_atomically, sidecar_paths, write_atomically
 
 #: ``match`` searches the graph from this many faces on (at 1M, exact search took 319 ms a
 #: query in bench-ann's run, the graph 10 ms: docs/ann.md); ``--ann``/``--exact`` override.
 THRESHOLD = 1_000_000
 MODES = ("auto", "exact", "ann")
+#: Face ids a shard covers: a stopped build loses at most the shards in flight, and each
+#: query searches every shard (docs/ann.md, "Shards").
+SPAN = 1_000_000
 #: HNSW parameters: edges a node (M), candidates kept while building and while searching.
 #: Faces clustered like LFW's people are a hard case: the 10th nearest person is hardly
 #: farther than the 1st, so recall of the top 10 people needs a well-linked graph or a wide
 #: search.  At 1M faces, 200 queries (docs/ann.md): connectivity 32 and 128 when adding
 #: find 0.9935 of the top-10 people searching 1,000 wide in 9.5 ms (build 26 min on one
-#: core); the former 16 and 64 needed 4,000 (0.9925, 23 ms; build 13 min).  usearch's 8-bit
-#: storage is for unit vectors: it ranks by angle, not by L2.
+#: core).  usearch's 8-bit storage is for unit vectors: it ranks by angle, not by L2.
 DTYPE = "f16"
 CONNECTIVITY = 32
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 1000
-#: How wide a graph built before 2026-12-04 (connectivity 16) is searched for that recall:
-#: it is used as it is, not built again, until the index changes by more than UPDATE_LIMIT.
-FORMER_EXPANSION_SEARCH = 4000
 #: Candidates asked for at least, and per person wanted (faces of a person sit together).
 MIN_CANDIDATES = 64
 CANDIDATES_PER_PERSON = 16
-#: Beyond this share of faces changed, the graph is built again rather than updated (many
-#: removals leave an HNSW graph with holes; building is the same work as adding anyway).
+#: Beyond this share of a shard's faces changed, it is built again rather than updated
+#: (many removals leave an HNSW graph with holes; building is the same work as adding).
 UPDATE_LIMIT = 0.2
+#: Faces added between two progress reports of a shard being built.
+CHUNK = 5_000
 _KEYS = np.dtype([("face_id", "<i8"), ("sq", "<f4")])
+
+Notify = Callable[[str], None]
+#: Hears of the faces added to a graph, a chunk at a time.
+Progress = Callable[[int], None]
+#: Hears how many faces are to be built, and gives what hears of each chunk added.
+Started = Callable[[int], Progress]
 
 
 def wanted(mode: str, faces: int) -> bool:
@@ -62,24 +80,74 @@ def wanted(mode: str, faces: int) -> bool:
     return mode == "ann" or (mode == "auto" and faces >= THRESHOLD)
 
 
-def paths(index_path: Path, generation: int) -> tuple[Path, Path]:
-    """The graph and its keys for this generation of the index at ``index_path``."""
-    stem = index_path.with_name(f"{index_path.name}.g{generation}.ann")
-    return stem, stem.with_name(stem.name + ".npy")
+# -- shards ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shard:
+    """The faces of one shard: rows ``start:stop`` of the gallery (ids sorted)."""
+
+    number: int
+    start: int
+    stop: int
+    digest: str
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
 
 
+def plan(gallery: Gallery, span: int | None = None) -> list[Shard]:
+    """The gallery's faces cut into shards by face id (``span`` ids a shard)."""
+    ids = np.asarray(gallery.face_ids)
+    if not len(ids):
+        return []
+    number = ids // (span or SPAN)
+    cuts = [0, *(np.flatnonzero(np.diff(number)) + 1).tolist(), len(ids)]
+    sq = _squared_norms(gallery)
+    return [
+        Shard(int(number[a]), a, b, _digest(ids[a:b], sq[a:b]))
+        for a, b in zip(cuts, cuts[1:], strict=False)
+    ]
+
+
+def _digest(ids: np.ndarray, sq: np.ndarray) -> str:
+    """Which faces, holding which vectors: a face whose squared norm changed holds another
+    vector (SQLite reuses the id of a deleted last row)."""
+    h = hashlib.sha1(np.ascontiguousarray(ids, "<i8").tobytes())
+    h.update(np.ascontiguousarray(sq, "<f4").tobytes())
+    return h.hexdigest()[:16]
+
+
+def shard_paths(index_path: Path, shard: Shard) -> tuple[Path, Path]:
+    """The graph and its keys for ``shard`` of the index at ``index_path``."""
+    graph = index_path.with_name(f"{index_path.name}.s{shard.number:05d}.{shard.digest}.ann")
+    return graph, graph.with_name(graph.name + ".npy")
+
+
+def _files(index_path: Path) -> list[tuple[int, str, Path]]:
+    """Every shard file beside the index: ``(shard number, digest, path)``."""
+    pattern = re.compile(re.escape(index_path.name) + r"\.s(\d+)\.([0-9a-f]+)\.ann(\.npy)?")
+    return [
+        (int(m[1]), m[2], p)
+        for p in index_path.parent.iterdir()
+        if (m := pattern.fullmatch(p.name))
+    ]
+
+
+# -- searching ---------------------------------------------------------------------------
 @dataclass
 class Ann:
-    """A gallery's graph: ``rank`` answers as :func:`api.rank` does, through it."""
+    """A gallery's shards: ``rank`` answers as :func:`api.rank` does, through the graphs of
+    the shards built and by exact search over the faces of the others (``exact``: rows)."""
 
-    graph: object  # usearch.index.Index
+    graphs: list[object]  # usearch.index.Index, one a shard built
     gallery: Gallery
+    exact: np.ndarray
 
     def rank(
         self, q: np.ndarray, top: int, per_person: bool = True, exclude: int | None = None
     ) -> list[tuple[int, float]]:
         """``(row, L2 distance)`` of the nearest faces (one per person when
-        ``per_person``), people coded ``exclude`` left out; candidates from the graph,
+        ``per_person``), people coded ``exclude`` left out; candidates from the graphs,
         ranked by exact L2."""
         g = self.gallery
         people = len(g.names) - (exclude is not None)
@@ -101,153 +169,149 @@ class Ann:
             count *= 4
 
     def _candidates(self, q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows of the ``count`` nearest faces the graph finds, and their exact L2."""
-        wide = (
-            EXPANSION_SEARCH if self.graph.connectivity >= CONNECTIVITY else FORMER_EXPANSION_SEARCH
-        )
-        self.graph.expansion_search = max(wide, count)
-        keys = np.asarray(self.graph.search(q, count, threads=1).keys, np.int64)
-        rows = np.searchsorted(self.gallery.face_ids, keys)
-        rows = np.sort(rows[rows < len(self.gallery.face_ids)])  # in file order: fewer seeks
+        """Rows of the ``count`` nearest faces of each graph and of the faces searched
+        exactly, and their exact L2."""
+        ids = self.gallery.face_ids
+        found = [self._nearest_exact(q, count)]
+        for graph in self.graphs:
+            graph.expansion_search = max(EXPANSION_SEARCH, count)
+            keys = np.asarray(graph.search(q, count, threads=1).keys, np.int64)
+            rows = np.searchsorted(ids, keys)
+            found.append(rows[rows < len(ids)])
+        rows = np.unique(np.concatenate(found))  # sorted: in file order, fewer seeks
         sq = None if self.gallery.sq is None else self.gallery.sq[rows]
         return rows, search.distances(self.gallery.X[rows], q, sq=sq)
 
+    def _nearest_exact(self, q: np.ndarray, count: int) -> np.ndarray:
+        if not len(self.exact):
+            return self.exact
+        sq = None if self.gallery.sq is None else self.gallery.sq[self.exact]
+        d = search.distances(self.gallery.X[self.exact], q, sq=sq)
+        return self.exact[search.top_k(d, count)]
 
-Notify = Callable[[str], None]
 
-
-def open_graph(index_path: Path | None, gallery: Gallery, notify: Notify | None = None) -> Ann:
-    """The graph of ``gallery``: the sidecar of its generation, brought up to date first
-    when it is missing or stale; built in memory where there is no sidecar to keep (the
-    built-in gallery, a read-only folder).  ``notify`` hears of a build or an update
-    before it starts (a build of millions of faces takes a while)."""
+def open_graph(
+    index_path: Path | None, gallery: Gallery, notify: Notify | None = None, build: bool = True
+) -> Ann:
+    """The shards of ``gallery``, brought up to date first (:func:`refresh`; shards not
+    built yet are built only with ``build``, else searched exactly); built in memory where
+    there is no sidecar to keep (the built-in gallery, a read-only folder).  ``notify``
+    hears of a build or an update before it starts."""
     if index_path is None or gallery.generation is None:
-        return Ann(_announced_build(gallery, notify), gallery)
+        return _in_memory(gallery, notify)
     try:
-        graph = refresh(index_path, gallery, notify)
+        return refresh(index_path, gallery, notify, build)
     except OSError:
-        return Ann(_announced_build(gallery, notify), gallery)
-    return Ann(graph, gallery)
+        return _in_memory(gallery, notify)
 
 
-def refresh(index_path: Path, gallery: Gallery, notify: Notify | None = None) -> object:
-    """The current generation's graph, memory-mapped; made first if needed (from an older
-    generation's when it can be updated, else built) and older generations removed."""
-    graph_path, keys_path = paths(index_path, gallery.generation)
-    graph = _load(graph_path, keys_path, gallery)
-    if graph is not None:
-        return graph
-    older = _older(index_path, gallery.generation)
-    if older is not None and notify:
-        notify(f"bringing the approximate index of {len(gallery.X):,} faces up to date")
-    if older is None or not _update(older, gallery, graph_path, keys_path):
-        _save(_announced_build(gallery, notify), gallery, graph_path, keys_path)
-    _remove_older(index_path, gallery.generation)
-    graph = _load(graph_path, keys_path, gallery)
-    if graph is None:
-        raise OSError(f"cannot read back {graph_path}")
-    return graph
-
-
-def build(gallery: Gallery) -> object:
-    """A new graph of every face in ``gallery`` (keys: face ids), added on one thread:
-    usearch 2.26's concurrent inserts left 1 to 3 of LFW's 5,749 faces that no search
-    reaches (docs/ann.md); the update's adds (:func:`_update`) are one-threaded too."""
-    from usearch.index import Index  # imported here: exact searches never need it
-
-    graph = Index(
-        ndim=gallery.X.shape[1],
-        metric="l2sq",
-        dtype=DTYPE,
-        connectivity=CONNECTIVITY,
-        expansion_add=EXPANSION_ADD,
-        expansion_search=EXPANSION_SEARCH,
-    )
-    for part in _slices(len(gallery.X)):
-        graph.add(gallery.face_ids[part], np.asarray(gallery.X[part], np.float32), threads=1)
-    return graph
-
-
-def _slices(n: int, step: int = 1_000_000) -> list[slice]:
-    """Slices of a memory-mapped matrix small enough to convert one at a time."""
-    return [slice(start, start + step) for start in range(0, n, step)]
-
-
-def _announced_build(gallery: Gallery, notify: Notify | None) -> object:
+def _in_memory(gallery: Gallery, notify: Notify | None) -> Ann:
     if notify:
         notify(f"building the approximate index of {len(gallery.X):,} faces (once: docs/ann.md)")
-    return build(gallery)
+    graph = build(gallery.face_ids, gallery.X)
+    return Ann([graph], gallery, np.empty(0, np.int64))
 
 
-def _load(graph_path: Path, keys_path: Path, gallery: Gallery) -> object | None:
-    """The graph at ``graph_path`` if it loads and holds exactly the gallery's faces (its
-    count and its keys file's; the generation in the names vouches for which faces)."""
-    from usearch.index import Index
+# -- keeping the shards current ----------------------------------------------------------
+def refresh(
+    index_path: Path,
+    gallery: Gallery,
+    notify: Notify | None = None,
+    build: bool = True,
+    jobs: int | None = None,
+    progress: Started | None = None,
+) -> Ann:
+    """Every shard of ``gallery`` current: loaded, or updated in place from its former
+    files when few of its faces changed, or (with ``build``) built on ``jobs`` processes
+    (``progress``: told how many faces, then of each chunk added); files of shards gone or
+    replaced are removed.  The shards left unbuilt are searched exactly by the
+    :class:`Ann` returned."""
+    shards = plan(gallery)
+    graphs = {s: _load(index_path, s) for s in shards}
+    stale = [s for s in shards if graphs[s] is None]
+    if stale and notify and any(_former(index_path, s) for s in stale):
+        notify(f"bringing the approximate index of {len(gallery.X):,} faces up to date")
+    for s in stale:
+        graphs[s] = _update(index_path, s, gallery)
+    todo = [s for s in shards if graphs[s] is None]
+    if todo and build:
+        if notify:
+            faces = sum(s.size for s in todo)
+            notify(f"building the approximate index of {faces:,} faces (once: docs/ann.md)")
+        total = sum(s.size for s in todo)
+        build_shards(index_path, gallery, todo, jobs, progress(total) if progress else None)
+        graphs.update({s: _load(index_path, s) for s in todo})
+    _remove_replaced(index_path, shards, {s for s in shards if graphs[s] is not None})
+    missing = [s for s in shards if graphs[s] is None]
+    if missing and notify:
+        faces = sum(s.size for s in missing)
+        notify(
+            f"the approximate index has {len(shards) - len(missing)} of its {len(shards)} shards: "
+            f"{faces:,} faces are searched exactly (slower) until `lookalike index` builds them"
+        )
+    exact = np.concatenate([np.arange(s.start, s.stop) for s in missing] or [np.empty(0, int)])
+    return Ann([graphs[s] for s in shards if graphs[s] is not None], gallery, exact)
 
-    try:
+
+def _load(index_path: Path, shard: Shard) -> object | None:
+    """The shard's graph, memory-mapped, if it and its keys load and hold as many faces as
+    the shard (their name's digest vouches for which ones)."""
+    from usearch.index import Index  # imported here: exact searches never need it
+
+    graph_path, keys_path = shard_paths(index_path, shard)
+    try:  # the keys are written last: a graph without them is unfinished
         keys = np.load(keys_path, mmap_mode="r", allow_pickle=False)
         graph = Index.restore(graph_path, view=True)
     except (OSError, ValueError, RuntimeError, EOFError):
         return None
-    n = len(gallery.face_ids)
-    if graph is None or keys.dtype != _KEYS or keys.shape != (n,) or len(graph) != n:
+    if keys.dtype != _KEYS or keys.shape != (shard.size,):
         return None
-    if graph.ndim != gallery.X.shape[1]:
+    if graph is None or len(graph) != shard.size:
         return None
     return graph
 
 
-def _generations(index_path: Path) -> list[tuple[int, Path]]:
-    """Every graph and keys file of the index at ``index_path``, with its generation."""
-    pattern = re.compile(re.escape(index_path.name) + r"\.g(\d+)\.ann(\.npy)?")
-    return [(int(m[1]), p) for p in index_path.parent.iterdir() if (m := pattern.fullmatch(p.name))]
+def _former(index_path: Path, shard: Shard) -> Path | None:
+    """The keys file of an earlier version of the shard, if there is one."""
+    for number, digest, path in _files(index_path):
+        if number == shard.number and digest != shard.digest and path.suffix == ".npy":
+            return path
+    return None
 
 
-def _older(index_path: Path, generation: int) -> tuple[Path, Path] | None:
-    """The newest older generation's graph and keys, if any."""
-    found = [g for g, p in _generations(index_path) if g < generation and p.suffix == ".ann"]
-    return paths(index_path, max(found)) if found else None
-
-
-def _update(older: tuple[Path, Path], gallery: Gallery, graph_path: Path, keys_path: Path) -> bool:
-    """Make this generation's graph from an older one: renamed when the same faces hold the
-    same vectors (names changed), else those changed removed and added; False when the
-    older one is unusable or too much changed (build instead)."""
+def _update(index_path: Path, shard: Shard, gallery: Gallery) -> object | None:
+    """The shard made from an earlier version of it, the faces changed removed and added;
+    None when there is none, it is unusable, or too much changed (build it instead)."""
     from usearch.index import Index
 
+    keys_path = _former(index_path, shard)
+    if keys_path is None:
+        return None
     try:
-        old = np.load(older[1], allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return False
-    if old.dtype != _KEYS:
-        return False
-    removed, added = _diff(old, gallery)
-    if len(removed) + len(added) > UPDATE_LIMIT * max(len(gallery.face_ids), 1):
-        return False
-    if not len(removed) and not len(added):
-        os.replace(older[0], graph_path)
-        _save_keys(gallery, keys_path)
-        return True
-    try:
-        graph = Index.restore(older[0])
-    except (OSError, ValueError, RuntimeError):
-        return False
-    if graph is None or len(graph) != len(old):
-        return False
+        old = np.load(keys_path, allow_pickle=False)
+        graph = Index.restore(keys_path.with_suffix(""))
+    except (OSError, ValueError, RuntimeError, EOFError):
+        return None
+    if old.dtype != _KEYS or graph is None or len(graph) != len(old):
+        return None
+    removed, added = _diff(old, gallery, shard)
+    if len(removed) + len(added) > UPDATE_LIMIT * max(shard.size, 1):
+        return None
     if len(removed):
         graph.remove(removed)
     if len(added):
         rows = np.searchsorted(gallery.face_ids, added)
         graph.add(added, np.asarray(gallery.X[rows], np.float32), threads=1)
-    _save(graph, gallery, graph_path, keys_path)
-    return True
+    graph_path, new_keys = shard_paths(index_path, shard)
+    _save(graph, graph_path)
+    _save_keys(gallery.face_ids[shard.start : shard.stop], _rows_sq(gallery, shard), new_keys)
+    return _load(index_path, shard)
 
 
-def _diff(old: np.ndarray, gallery: Gallery) -> tuple[np.ndarray, np.ndarray]:
-    """Face ids to remove from the old graph and to add to it.  A face whose squared norm
-    changed holds another vector (SQLite reuses the id of a deleted last row): both."""
-    new_ids = gallery.face_ids
-    sq = _squared_norms(gallery)
+def _diff(old: np.ndarray, gallery: Gallery, shard: Shard) -> tuple[np.ndarray, np.ndarray]:
+    """Face ids to remove from the shard's former graph and to add to it."""
+    new_ids = gallery.face_ids[shard.start : shard.stop]
+    sq = _rows_sq(gallery, shard)
     common, in_old, in_new = np.intersect1d(
         old["face_id"], new_ids, assume_unique=True, return_indices=True
     )
@@ -257,40 +321,173 @@ def _diff(old: np.ndarray, gallery: Gallery) -> tuple[np.ndarray, np.ndarray]:
     return removed, added
 
 
-def _save(graph: object, gallery: Gallery, graph_path: Path, keys_path: Path) -> None:
-    """Write the graph, then its keys, each atomically (the keys last: a graph without
-    them is never loaded)."""
-    with replaced_atomically(graph_path) as tmp:
+def _remove_replaced(index_path: Path, shards: list[Shard], built: set[Shard]) -> None:
+    """Files of shards gone from the gallery or replaced by a version built now (a shard
+    not built yet keeps its former files, to be updated from), files a killed build left
+    half-written, and the single graphs of before shards (``<index>.g<generation>.ann``)."""
+    done = {(s.number, s.digest) for s in built}
+    numbers, planned = {s.number for s in built}, {s.number for s in shards}
+    for number, digest, path in _files(index_path):
+        if (number, digest) not in done and (number in numbers or number not in planned):
+            path.unlink(missing_ok=True)
+    leftovers = re.compile(
+        r"\." + re.escape(index_path.name) + r"\.s\d+\.[0-9a-f]+\.ann(\.npy)?\.(\d+)\.tmp"
+    )
+    single = re.compile(re.escape(index_path.name) + r"\.g\d+\.ann(\.npy)?")
+    for path in index_path.parent.iterdir():
+        left = leftovers.fullmatch(path.name)
+        if single.fullmatch(path.name) or (left and not _alive(int(left[2]))):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- building ----------------------------------------------------------------------------
+def build(ids: np.ndarray, X: np.ndarray, progress: Progress | None = None) -> object:
+    """A new graph of the faces ``X`` keyed by ``ids``, added on one thread: usearch 2.26's
+    concurrent inserts left 1 to 3 of LFW's 5,749 faces that no search reaches
+    (docs/ann.md); shards are built side by side in processes instead."""
+    from usearch.index import Index
+
+    graph = Index(
+        ndim=X.shape[1],
+        metric="l2sq",
+        dtype=DTYPE,
+        connectivity=CONNECTIVITY,
+        expansion_add=EXPANSION_ADD,
+        expansion_search=EXPANSION_SEARCH,
+    )
+    for start in range(0, len(ids), CHUNK):
+        part = slice(start, start + CHUNK)
+        graph.add(np.asarray(ids[part]), np.asarray(X[part], np.float32), threads=1)
+        if progress:
+            progress(len(ids[part]))
+    return graph
+
+
+def build_shards(
+    index_path: Path,
+    gallery: Gallery,
+    shards: Iterable[Shard],
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Build ``shards`` and write each atomically when done: side by side on ``jobs``
+    processes (all cores by default) that read the gallery's memory-mapped sidecar, else
+    here.  ``progress`` hears of every :data:`CHUNK` faces added.  Stopped, the shards
+    done are kept and the next call builds the others."""
+    tasks = [_task(index_path, gallery, s) for s in shards]
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    if jobs == 1 or (tasks and tasks[0][0] is None):
+        for task in tasks:
+            _build_task(task, gallery, progress)
+        return
+    ctx = multiprocessing.get_context("spawn")
+    ticks = ctx.Queue()
+    pool = ctx.Pool(jobs, _init_worker, (ticks,))
+    try:
+        done = pool.map_async(_build_file, tasks, chunksize=1)
+        while not done.ready():
+            try:
+                n = ticks.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if progress:
+                progress(n)
+        done.get()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+Task = tuple[tuple[str, str] | None, int, int, str, str]
+
+
+def _task(index_path: Path, gallery: Gallery, shard: Shard) -> Task:
+    """What a worker needs to build a shard: the gallery's sidecar files (None: none on
+    disk), the shard's rows, and where to write it."""
+    sidecar = None
+    if gallery.generation is not None:
+        vectors, rows, _ = sidecar_paths(index_path, gallery.generation)
+        if vectors.exists() and rows.exists():
+            sidecar = (str(vectors), str(rows))
+    graph_path, keys_path = shard_paths(index_path, shard)
+    return sidecar, shard.start, shard.stop, str(graph_path), str(keys_path)
+
+
+def _build_task(task: Task, gallery: Gallery, progress: Progress | None) -> None:
+    _, start, stop, graph_path, keys_path = task
+    part = slice(start, stop)
+    graph = build(gallery.face_ids[part], gallery.X[part], progress)
+    _save(graph, Path(graph_path))
+    shard = Shard(-1, start, stop, "")
+    _save_keys(gallery.face_ids[part], _rows_sq(gallery, shard), Path(keys_path))
+
+
+_ticks = None
+
+
+def _init_worker(ticks) -> None:
+    """A worker leaves Ctrl-C to the parent, which stops the pool; it reports progress."""
+    global _ticks
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _ticks = ticks
+
+
+def _build_file(task: Task) -> None:
+    (vectors, rows), start, stop, graph_path, keys_path = task
+    X = np.load(vectors, mmap_mode="r", allow_pickle=False)
+    table = np.load(rows, mmap_mode="r", allow_pickle=False)
+    part = slice(start, stop)
+    graph = build(table["face_id"][part], X[part], _ticks.put)
+    _save(graph, Path(graph_path))
+    _save_keys(table["face_id"][part], table["sq"][part], Path(keys_path))
+
+
+def _save(graph: object, path: Path) -> None:
+    with replaced_atomically(path) as tmp:
         graph.save(str(tmp))
-    _save_keys(gallery, keys_path)
 
 
-def _save_keys(gallery: Gallery, keys_path: Path) -> None:
-    keys = np.empty(len(gallery.face_ids), _KEYS)
-    keys["face_id"] = gallery.face_ids
-    keys["sq"] = _squared_norms(gallery)
-    write_atomically(keys_path, lambda f: np.save(f, keys))
+def _save_keys(ids: np.ndarray, sq: np.ndarray, path: Path) -> None:
+    """The shard's keys, written after its graph (a graph without them is unfinished)."""
+    keys = np.empty(len(ids), _KEYS)
+    keys["face_id"], keys["sq"] = ids, sq
+    write_atomically(path, lambda f: np.save(f, keys))
 
 
 def _squared_norms(gallery: Gallery) -> np.ndarray:
-    """Each face's squared norm (kept with the keys: a changed one is another vector)."""
     return gallery.sq if gallery.sq is not None else np.einsum("ij,ij->i", gallery.X, gallery.X)
 
 
-def _remove_older(index_path: Path, generation: int) -> None:
-    for g, p in _generations(index_path):
-        if g < generation:
-            p.unlink(missing_ok=True)
+def _rows_sq(gallery: Gallery, shard: Shard) -> np.ndarray:
+    part = slice(shard.start, shard.stop)
+    if gallery.sq is not None:
+        return gallery.sq[part]
+    X = np.asarray(gallery.X[part])
+    return np.einsum("ij,ij->i", X, X)
 
 
-def describe(index_path: Path, generation: int | None, faces: int) -> dict:
-    """What ``lookalike info`` says: whether ``match`` searches a graph, and whether this
-    generation's is built (a stale one is brought up to date by the next match)."""
-    graph_path, keys_path = (None, None) if generation is None else paths(index_path, generation)
-    current = graph_path is not None and graph_path.exists() and keys_path.exists()
+# -- reporting ---------------------------------------------------------------------------
+def describe(index_path: Path, gallery: Gallery | None, faces: int) -> dict:
+    """What ``lookalike info`` says: whether ``match`` searches the graphs, and how far
+    their build is (shards and faces done; a stale shard is searched exactly until
+    ``lookalike index`` or the next ``match --ann`` brings it up to date)."""
+    shards = plan(gallery) if gallery is not None and gallery.generation is not None else []
+    built = [s for s in shards if all(p.exists() for p in shard_paths(index_path, s))]
     return {
         "used": wanted("auto", faces),
         "threshold": THRESHOLD,
-        "path": str(graph_path) if current else None,
-        "bytes": graph_path.stat().st_size if current else None,
+        "shards": len(shards),
+        "shards_built": len(built),
+        "faces_in_graphs": sum(s.size for s in built),
+        "bytes": sum(shard_paths(index_path, s)[0].stat().st_size for s in built),
     }

@@ -305,12 +305,14 @@ def searcher(
     mode: str = "auto",
     notify: ann.Notify | None = None,
 ) -> ann.Ann | None:
-    """The ANN graph to search ``gallery`` through, or None for exact search: ``mode``
-    "exact", "ann", or "auto" (the graph from :data:`ann.THRESHOLD` faces on); ``notify``
-    hears of the graph being built or updated first."""
+    """The ANN graphs to search ``gallery`` through, or None for exact search: ``mode``
+    "exact", "ann", or "auto" (the graphs from :data:`ann.THRESHOLD` faces on); ``notify``
+    hears of a graph being built or updated first.  "ann" builds the shards not built yet;
+    "auto" leaves that to ``lookalike index`` (hours at 10M faces) and searches their faces
+    exactly meanwhile."""
     if not ann.wanted(mode, len(gallery.X)):
         return None
-    return ann.open_graph(idx.path, gallery, notify)
+    return ann.open_graph(idx.path, gallery, notify, build=mode == "ann")
 
 
 def _code(gallery: Gallery, name: str | None) -> int | None:
@@ -616,7 +618,7 @@ def info(index_path: str | os.PathLike | None = None) -> dict:
             "dlib_running": running(),
             **counts,
             "lfw": str(lfw) if lfw else None,
-            "ann": ann.describe(idx.path, idx.generation(), counts["faces"]),
+            "ann": ann.describe(idx.path, idx.gallery(), counts["faces"]),
         }
 
 

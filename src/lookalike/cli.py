@@ -520,8 +520,15 @@ def _say_no_index(data: dict, as_json: bool) -> None:
 
 
 def _ann_line(ann: dict) -> str:
-    """Whether match searches the approximate index, and whether it is built."""
-    built = f"built ({ann['bytes'] / 2**20:,.0f} MiB)" if ann["path"] else "not built yet"
+    """Whether match searches the approximate index, and how far its build is."""
+    built = "not built yet"
+    if ann["shards_built"] == ann["shards"] > 0:
+        built = f"built ({ann['bytes'] / 2**20:,.0f} MiB)"
+    elif ann["shards_built"]:
+        built = (
+            f"{ann['shards_built']} of {ann['shards']} shards built ({ann['faces_in_graphs']:,} "
+            "faces; `lookalike index` builds the rest, match searches them exactly meanwhile)"
+        )
     if ann["used"]:
         return f"used by match (from {ann['threshold']:,} faces on); {built}"
     return f"not used below {ann['threshold']:,} faces (match --ann forces it); {built}"

@@ -777,7 +777,8 @@ class Names(Sequence[str]):
     __hash__ = None  # type: ignore[assignment]
 
 
-def _sidecar_paths(index_path: Path, generation: int) -> list[Path]:
+def sidecar_paths(index_path: Path, generation: int) -> list[Path]:
+    """The search sidecar's files of a generation: vectors, rows, names (:meth:`Index.gallery`)."""
     stem = f"{index_path.name}.g{generation}."
     return [index_path.with_name(stem + suffix) for suffix in _SIDECAR_SUFFIXES]
 
@@ -787,7 +788,7 @@ def _load_sidecar(index_path: Path, generation: int, dim: int) -> Gallery | None
     try:
         X, rows, names = (
             np.asarray(np.load(p, mmap_mode="r", allow_pickle=False))  # plain views
-            for p in _sidecar_paths(index_path, generation)
+            for p in sidecar_paths(index_path, generation)
         )
     except (OSError, ValueError, EOFError):
         return None
@@ -815,7 +816,7 @@ def _load_sidecar(index_path: Path, generation: int, dim: int) -> Gallery | None
 
 def _save_sidecar(index_path: Path, generation: int, gallery: Gallery) -> None:
     """Write this generation's sidecar (each file atomically) and drop older generations."""
-    vectors, rows, names = _sidecar_paths(index_path, generation)
+    vectors, rows, names = sidecar_paths(index_path, generation)
     table = np.empty(len(gallery.X), _ROW)  # gallery: as read from SQLite (sq computed)
     table["face_id"], table["person"], table["sq"] = gallery.face_ids, gallery.person, gallery.sq
     write_atomically(vectors, lambda f: np.save(f, np.ascontiguousarray(gallery.X, "<f4")))

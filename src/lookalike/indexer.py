@@ -142,9 +142,25 @@ def _update(
     summary.removed += len(gone)
     _credit(index, touched)
     gallery = index.gallery()  # brings the search sidecar up to date now, not at the next match
-    if ann.wanted("auto", len(gallery.X)):  # and the ANN graph that match will search
-        with suppress(OSError):  # a read-only folder: match builds it in memory
-            ann.refresh(index.path, gallery)
+    if ann.wanted("auto", len(gallery.X)):  # and the ANN graphs that match will search
+        with suppress(OSError):  # a read-only folder: match searches exactly
+            jobs = distributor.jobs if isinstance(distributor, LocalPool) else None
+            _build_graphs(index, gallery, jobs, progress)
+
+
+def _build_graphs(index: Index, gallery, jobs: int | None, progress: bool) -> None:
+    """The approximate index's shards, built side by side on ``jobs`` processes with a bar
+    of the faces added and the time left; Ctrl-C keeps the shards done (:mod:`.ann`)."""
+    from tqdm import tqdm
+
+    bar = tqdm(unit=" faces", desc="approximate index", disable=None if progress else True)
+    with bar:
+
+        def started(total: int) -> ann.Progress:
+            bar.reset(total)
+            return bar.update
+
+        ann.refresh(index.path, gallery, jobs=jobs, progress=started)
 
 
 def _check_settings(index: Index, settings: Settings) -> None:
