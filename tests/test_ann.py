@@ -21,7 +21,7 @@ from test_json import assert_match_report
 from lookalike import ann, api
 from lookalike.cli import main
 from lookalike.faces import Settings, dlib_only
-from lookalike.index import DIM, Index, PhotoRecord, pack
+from lookalike.index import DIM, Gallery, Index, PhotoRecord, pack
 from lookalike.models.dlibnets import dlib_info
 
 PEOPLE, PHOTOS = 150, 4
@@ -389,3 +389,22 @@ def test_match_says_when_shards_are_not_built_yet(db, small_shards, monkeypatch)
     assert result.exit_code == 0, result.output
     assert "has 3 of its 4 shards: 249 faces are searched exactly" in result.stderr
     assert len(sidecars(db)) == 7
+
+
+def test_a_shard_crowded_by_one_person_does_not_hide_the_next_one():
+    """Shard 0 holds 300 faces of one person right at the query and one face of another a
+    little farther; shard 1 holds ten people farther still.  Shard 0's 160 candidates are
+    all the first person's: the second is found only because the window grows until
+    every shard's candidates reach past the last person kept."""
+    rng = np.random.default_rng(0)
+    q = np.zeros(DIM, np.float32)
+    crowd = rng.normal(0, 0.001, (300, DIM))
+    second = np.full((1, DIM), 0.3 / np.sqrt(DIM))
+    far = 0.35 / np.sqrt(DIM) + rng.normal(0, 0.002, (10, DIM))
+    X = np.vstack([crowd, second, far]).astype(np.float32)
+    person = np.array([0] * 300 + [1] + list(range(2, 12)), np.int32)
+    ids = np.arange(1, len(X) + 1)
+    gallery = Gallery(X, ids, person, [f"p{k}" for k in range(12)], np.einsum("ij,ij->i", X, X))
+    shards = [ann.build(ids[:301], X[:301]), ann.build(ids[301:], X[301:])]
+    ranked = ann.Ann(shards, gallery, np.empty(0, np.int64)).rank(q, 10)
+    assert ranked == api.rank(gallery, q, 10) and person[ranked[1][0]] == 1

@@ -148,14 +148,17 @@ class Ann:
     ) -> list[tuple[int, float]]:
         """``(row, L2 distance)`` of the nearest faces (one per person when
         ``per_person``), people coded ``exclude`` left out; candidates from the graphs,
-        ranked by exact L2."""
+        ranked by exact L2.  Each shard's candidates are its nearest faces, not the
+        gallery's: the answer holds only where every shard's candidates reach beyond its
+        last face (a shard can hold 160 faces of one person nearer than the next person's
+        face), so the window grows until they do."""
         g = self.gallery
         people = len(g.names) - (exclude is not None)
         want = min(top, people) if per_person else min(top, len(g.X))
         count = max(MIN_CANDIDATES, CANDIDATES_PER_PERSON * top)
         q = np.asarray(q, np.float32)
         while True:
-            rows, d = self._candidates(q, count)
+            rows, d, reach = self._candidates(q, count)
             if exclude is not None:
                 d[g.person[rows] == exclude] = np.inf
             picked = (
@@ -164,23 +167,28 @@ class Ann:
                 else search.top_k(d, top)
             )
             found = [(int(rows[i]), float(d[i])) for i in picked if np.isfinite(d[i])]
-            if len(found) >= want or count >= len(g.X):
+            enough = len(found) >= want and (not found or found[-1][1] <= reach)
+            if enough or count >= len(g.X):
                 return found
             count *= 4
 
-    def _candidates(self, q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def _candidates(self, q: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray, float]:
         """Rows of the ``count`` nearest faces of each graph and of the faces searched
-        exactly, and their exact L2."""
-        ids = self.gallery.face_ids
-        found = [self._nearest_exact(q, count)]
+        exactly, their exact L2, and how far every part's candidates surely reach: the
+        nearest of the parts' farthest candidates (a part with fewer than ``count`` faces
+        gave them all: it reaches everywhere)."""
+        ids, sq = self.gallery.face_ids, self.gallery.sq
+        parts = [self._nearest_exact(q, count)]
         for graph in self.graphs:
             graph.expansion_search = max(EXPANSION_SEARCH, count)
             keys = np.asarray(graph.search(q, count, threads=1).keys, np.int64)
-            rows = np.searchsorted(ids, keys)
-            found.append(rows[rows < len(ids)])
-        rows = np.unique(np.concatenate(found))  # sorted: in file order, fewer seeks
-        sq = None if self.gallery.sq is None else self.gallery.sq[rows]
-        return rows, search.distances(self.gallery.X[rows], q, sq=sq)
+            rows = np.searchsorted(ids, keys[: min(count, len(graph))])
+            parts.append(rows[rows < len(ids)])
+        rows = np.unique(np.concatenate(parts))  # sorted: in file order, fewer seeks
+        d = search.distances(self.gallery.X[rows], q, sq=None if sq is None else sq[rows])
+        full = [part for part in parts if len(part) >= count]
+        reach = min((float(d[np.searchsorted(rows, part)].max()) for part in full), default=np.inf)
+        return rows, d, reach
 
     def _nearest_exact(self, q: np.ndarray, count: int) -> np.ndarray:
         if not len(self.exact):
