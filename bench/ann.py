@@ -1,12 +1,13 @@
 """``match`` on the approximate nearest-neighbour index at scale (issue 24; docs/ann.md).
 
-For each size, a synthetic index clustered like LFW's people (bench/synthetic.py, built
-once into ``--cache``), then:
+For each size, a synthetic index clustered like LFW's people, on the default preset's fused
+vectors (dlib's and SFace's, 256-d: bench/synthetic.py; built once into ``--cache``), then:
 
 - the graph built from scratch (:func:`lookalike.ann.refresh`): seconds, file size;
-- ``--queries`` queries, each a new photo of an indexed person (one of their faces plus
-  LFW's within-person spread): search time of exact and ANN ranking (:func:`api.rank`,
-  the top 10 people), and recall of the ANN's top-10 people against exact's;
+- ``--queries`` queries, each a new photo of an indexed person (one of their faces, each
+  network's vector moved by LFW's joint within-person spread: ``synthetic.new_photos``):
+  search time of exact and ANN ranking (:func:`api.rank`, the top 10 people), and recall
+  of the ANN's top-10 people against exact's;
 - ``lookalike match PHOTO --top 10`` end to end in a process of its own (a 1080p photo:
   detection and encoding included), wall time and peak RSS (/usr/bin/time), twice: the
   first after the graph was built by this process, the second warm;
@@ -28,6 +29,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -38,8 +40,8 @@ import numpy as np
 import synthetic
 
 from lookalike import ann, api
-from lookalike.faces import QUALITY, Settings, dlib_only
-from lookalike.index import DIM, Gallery, Index, PhotoRecord, pack
+from lookalike.faces import QUALITY, Settings, dlib_only, parts_of
+from lookalike.index import Gallery, Index, PhotoRecord, pack, sidecar_paths
 from lookalike.models.dlibnets import dlib_info
 
 HERE = Path(__file__).resolve().parent
@@ -50,13 +52,12 @@ def log(*args) -> None:
     print(*args, file=sys.stderr, flush=True)
 
 
-def queries(gallery, n: int, seed: int = 1) -> np.ndarray:
-    """New photos of indexed people: their faces moved by LFW's within-person spread."""
+def queries(gallery: Gallery, n: int, settings: Settings, seed: int = 1) -> np.ndarray:
+    """New photos of indexed people, whose vectors ``settings`` fuse: their faces moved by
+    LFW's within-person spread (:func:`synthetic.new_photos`)."""
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(np.flatnonzero(gallery.person >= 0), n, replace=False))
-    within = synthetic.lfw_stats().within
-    noise = rng.standard_normal((n, within.shape[0])) @ within.T
-    return (np.asarray(gallery.X[rows]) + noise).astype(np.float32)
+    return synthetic.new_photos(np.asarray(gallery.X[rows]), settings, rng)
 
 
 def people(gallery, ranked) -> list[int]:
@@ -103,7 +104,8 @@ def keep_in_step(db: Path, Q: np.ndarray) -> dict:
     out = {}
     paths = [f"/bench/added/{k}.jpg" for k in range(20)]
     with Index.open(db) as idx, idx.writer():
-        rows = [(10, 90, 90, 10, pack(q), None, None) for q in Q[:20]]
+        split = parts_of(Q[:20], idx.networks())
+        rows = [(10, 90, 90, 10, *stored, None) for stored in synthetic.blobs(split)]
         photos = [
             PhotoRecord(p, "added", 1, 1, f"added{k}", "ok", None, 9, 9)
             for k, p in enumerate(paths)
@@ -118,49 +120,81 @@ def keep_in_step(db: Path, Q: np.ndarray) -> dict:
     return out
 
 
-def graph_built(db: Path, gallery) -> float:
-    """Seconds the graph took to build from scratch: timed now, or when an earlier run
-    built the graph that is still current (kept in step since: ``.graph.json``)."""
+def graph_built(db: Path, gallery, jobs: int | None) -> float:
+    """Seconds the shards took to build from scratch on ``jobs`` processes: timed now, or
+    when an earlier run built the shards that are still current (kept in step since:
+    ``.graph.json``).  A build stopped before is resumed, and timed as the sum of its
+    parts (each part's seconds are kept in ``.graph-parts.json``; a ``kill -9`` loses
+    the part it stops)."""
     record = db.with_name(db.name + ".graph.json")
-    if record.exists() and ann.paths(db, gallery.generation)[0].exists():
+    parts = db.with_name(db.name + ".graph-parts.json")
+    described = ann.describe(db, gallery, len(gallery.X))
+    if record.exists() and described["shards_built"] == described["shards"]:
         return json.loads(record.read_text())["build_s"]
-    for old in db.parent.glob(db.name + ".g*.ann*"):
-        old.unlink()
-    log(f"{len(gallery.X):,}: building the graph")
-    _, seconds = timed(ann.refresh, db, gallery)
-    record.write_text(json.dumps({"build_s": seconds, "params": graph_params()}))
-    return seconds
+    if described["shards_built"] == 0:
+        parts.unlink(missing_ok=True)
+    log(
+        f"{len(gallery.X):,}: building the graphs ({described['shards']} shards, "
+        f"{described['shards_built']} done)"
+    )
+    before = json.loads(parts.read_text()) if parts.exists() else []
+    started = time.perf_counter()
+    try:
+        ann.refresh(db, gallery, None, True, jobs)
+    finally:  # stopped: the time spent so far counts when the build is resumed
+        before.append(time.perf_counter() - started)
+        parts.write_text(json.dumps(before))
+    total = sum(before)
+    record.write_text(json.dumps({"build_s": total, "jobs": jobs, "params": graph_params()}))
+    return total
 
 
 def graph_params() -> dict:
     return {
         k: getattr(ann, k)
-        for k in ("DTYPE", "CONNECTIVITY", "EXPANSION_ADD", "EXPANSION_SEARCH", "THRESHOLD")
+        for k in ("DTYPE", "CONNECTIVITY", "EXPANSION_ADD", "EXPANSION_SEARCH", "THRESHOLD", "SPAN")
     }
 
 
-def synthetic_size(args, n: int, photo: Path) -> dict:
-    db = args.cache / f"synthetic-{n}.db"
-    out: dict = {"faces": n}
-    if not db.exists():
+def synthetic_index(args, n: int) -> Path:
+    """The synthetic index of ``n`` faces (written once), a copy of its own for each shard
+    span (the shards of two spans would replace each other's files)."""
+    base = args.cache / f"synthetic-{n}-fused.db"  # not the dlib-only ones made before
+    if not base.exists():
         log(f"{n:,}: writing the synthetic index (once)")
-        tmp = db.with_name("building-" + db.name)
-        _, out["sqlite_build_s"] = timed(
-            synthetic.build, str(tmp), n, Settings(**QUALITY["default"]), 0, False
-        )
+        tmp = base.with_name("building-" + base.name)
+        synthetic.build(str(tmp), n, Settings(**QUALITY["default"]), 0, False)
         for side in tmp.parent.glob(tmp.name + "*"):
-            side.rename(side.with_name(side.name.replace(tmp.name, db.name)))
+            side.rename(side.with_name(side.name.replace(tmp.name, base.name)))
+    db = base.with_name(f"synthetic-{n}-fused-span{ann.SPAN}.db")
+    if not db.exists():
+        with Index.open(base) as idx:
+            generation = idx.generation()
+        for side in [*sidecar_paths(base, generation), base]:
+            shutil.copy(side, side.with_name(side.name.replace(base.name, db.name)))
+    return db
+
+
+def synthetic_size(args, n: int, photo: Path) -> dict:
+    db = synthetic_index(args, n)
+    out: dict = {"faces": n, "span": ann.SPAN}
     with Index.open(db) as idx:
         gallery = idx.gallery()
-        out["build_s"] = graph_built(db, gallery)
+        out["build_s"] = graph_built(db, gallery, args.jobs)
         if args.build_only:
             return out
-        out["file_mib"] = ann.paths(db, gallery.generation)[0].stat().st_size / 2**20
-        out["bytes_per_face"] = out["file_mib"] * 2**20 / n
-        graph = ann.open_graph(db, gallery)
+        described = ann.describe(db, gallery, n)
+        out["shards"] = described["shards"]
+        out["file_mib"] = described["bytes"] / 2**20
+        out["bytes_per_face"] = described["bytes"] / n
+        graph = ann.open_graph(db, gallery, build=False)
         log(f"{n:,}: {args.queries} queries, exact and ANN")
-        Q = queries(gallery, args.queries)
-        out.update(compare(gallery, graph, Q))
+        Q = queries(gallery, args.queries, idx.settings())
+        out["widths"] = {}
+        for width in args.widths:
+            ann.EXPANSION_SEARCH = width
+            out["widths"][width] = compare(gallery, graph, Q)
+        out.update(out["widths"][args.widths[-1]])
     log(f"{n:,}: lookalike match, end to end")
     out["match_ann"] = [run_match(db, photo) for _ in range(2)]
     out["match_exact"] = run_match(db, photo, "--exact")
@@ -191,7 +225,7 @@ def lfw(args) -> dict:
             idx.db.execute("UPDATE faces SET credited = 1")
             idx.db.commit()
     out = {"gallery": len(first), "probes": len(probes)}
-    for old in db.parent.glob(db.name + ".g*.ann*"):
+    for old in db.parent.glob(db.name + ".s*.ann*"):
         old.unlink()  # the graph is built in the run: a second
     with Index.open(db) as idx:
         gallery = idx.gallery()
@@ -218,15 +252,17 @@ def libraries(n: int, queries_n: int) -> dict:
     exact re-rank (faiss at several ``nprobe``: its recall is bound by the lists probed)."""
     import faiss
 
-    X, person = synthetic.vectors(n)
+    settings = Settings(**QUALITY["default"])
+    X, person = synthetic.vectors(n, 0, settings)
     names = [str(p) for p in range(int(person.max()) + 1)]
     g = Gallery(X, np.arange(n), person.astype(np.int32), names, np.einsum("ij,ij->i", X, X))
-    Q = queries(g, queries_n)
-    graph, build_s = timed(ann.build, g)
+    Q = queries(g, queries_n, settings)
+    graph, build_s = timed(ann.build, g.face_ids, g.X)
     out = {"usearch": {"build_s": build_s, "bytes_per_face": len(graph.save()) / n}}
-    out["usearch"].update(compare(g, ann.Ann(graph, g), Q))
+    out["usearch"].update(compare(g, ann.Ann([graph], g, np.empty(0, np.int64)), Q))
     nlist = 1024
-    ivf = faiss.IndexIVFPQ(faiss.IndexFlatL2(DIM), DIM, nlist, 32, 8)  # 32 B codes + 8 B ids
+    dim = X.shape[1]
+    ivf = faiss.IndexIVFPQ(faiss.IndexFlatL2(dim), dim, nlist, 32, 8)  # 32 B codes + 8 B ids
     t = time.perf_counter()
     ivf.train(X[np.random.default_rng(0).choice(n, min(n, 40 * nlist), replace=False)])
     ivf.add(X)
@@ -244,9 +280,10 @@ class _FaissAnn(ann.Ann):
     """The same ranking as :class:`ann.Ann`, its candidates from a faiss index."""
 
     def _candidates(self, q, count):
-        _, keys = self.graph.search(q[None, :], count)
+        _, keys = self.graphs[0].search(q[None, :], count)
         rows = np.sort(keys[0][keys[0] >= 0])
-        return rows, api.search.distances(self.gallery.X[rows], q, sq=self.gallery.sq[rows])
+        d = api.search.distances(self.gallery.X[rows], q, sq=self.gallery.sq[rows])
+        return rows, d, np.inf
 
 
 def main() -> None:
@@ -263,7 +300,14 @@ def main() -> None:
         "--build-only", action="store_true", help="build the indexes and graphs, measure nothing"
     )
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--span", type=int, default=ann.SPAN, help="face ids a shard holds")
+    parser.add_argument("--jobs", type=int, help="processes building shards [all cores]")
+    parser.add_argument(
+        "--widths", default=str(ann.EXPANSION_SEARCH), help="search widths, e.g. 500,1000"
+    )
     args = parser.parse_args()
+    ann.SPAN = args.span
+    args.widths = [int(w) for w in args.widths.split(",")]
     args.cache.mkdir(parents=True, exist_ok=True)
     os.environ.pop("LOOKALIKE_INDEX", None)
     sizes = [int(s) for s in args.sizes.split(",")]
