@@ -289,3 +289,28 @@ def test_ctrl_c_on_a_cluster_run(lfw_photos, local_cluster, tmp_path):
     assert err.strip().splitlines()[-1].startswith("Error: interrupted: every committed batch")
     local = index_rows(lfw_photos, tmp_path / "local.db", "--jobs", "2", "--quality", "best")
     kit.same_content(local, index_rows(lfw_photos, index, "--cluster", local_cluster))
+
+
+def test_shards_of_the_approximate_index_are_built_on_the_workers(
+    examples, local_cluster, tmp_path, monkeypatch
+):
+    """The workers build the shards' graphs and send them back; this process, the index's
+    only writer, writes them: the same search as a local build."""
+    from lookalike import ann, api
+    from lookalike.index import Index
+
+    monkeypatch.setattr(ann, "THRESHOLD", 2)  # the examples' few faces count as many
+    monkeypatch.setattr(ann, "SPAN", 2)
+    monkeypatch.setattr(ann, "_build_task", None)  # no shard is built in this process
+    db = tmp_path / "cluster.db"
+    api.index(examples, db, cluster=local_cluster)
+    with Index.open(db) as idx:
+        gallery = idx.gallery()
+        shards = ann.plan(gallery)
+        assert len(shards) >= 2
+        assert all(ann._load(db, s) is not None for s in shards)  # built, sound
+        graph = ann.open_graph(db, gallery, build=False)
+        assert not len(graph.exact)
+        for row in range(len(gallery.X)):
+            q = gallery.X[row]
+            assert graph.rank(q, 3, False) == api.rank(gallery, q, 3, False)

@@ -30,7 +30,7 @@ import os
 import queue
 import re
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +71,10 @@ Notify = Callable[[str], None]
 Progress = Callable[[int], None]
 #: Hears how many faces are to be built, and gives what hears of each chunk added.
 Started = Callable[[int], Progress]
+#: Builds graphs elsewhere (the workers of a Dask cluster): given ``(key, face ids,
+#: vectors)`` for each shard, yields ``(key, the graph saved as bytes)`` as each is done,
+#: by :func:`graph_bytes`; this process writes them (it is the index's only writer).
+Remote = Callable[[Iterator[tuple[object, np.ndarray, np.ndarray]]], Iterator[tuple[object, bytes]]]
 
 
 def wanted(mode: str, faces: int) -> bool:
@@ -228,12 +232,13 @@ def refresh(
     build: bool = True,
     jobs: int | None = None,
     progress: Started | None = None,
+    remote: Remote | None = None,
 ) -> Ann:
     """Every shard of ``gallery`` current: loaded, or updated in place from its former
-    files when few of its faces changed, or (with ``build``) built on ``jobs`` processes
-    (``progress``: told how many faces, then of each chunk added); files of shards gone or
-    replaced are removed.  The shards left unbuilt are searched exactly by the
-    :class:`Ann` returned."""
+    files when few of its faces changed, or (with ``build``) built on ``jobs`` processes or
+    by ``remote`` (``progress``: told how many faces, then of each chunk added); files of
+    shards gone or replaced are removed.  The shards left unbuilt are searched exactly by
+    the :class:`Ann` returned."""
     shards = plan(gallery)
     graphs = {s: _load(index_path, s) for s in shards}
     stale = [s for s in shards if graphs[s] is None]
@@ -247,7 +252,8 @@ def refresh(
             faces = sum(s.size for s in todo)
             notify(f"building the approximate index of {faces:,} faces (once: docs/ann.md)")
         total = sum(s.size for s in todo)
-        build_shards(index_path, gallery, todo, jobs, progress(total) if progress else None)
+        told = progress(total) if progress else None
+        build_shards(index_path, gallery, todo, jobs, told, remote)
         graphs.update({s: _load(index_path, s) for s in todo})
     _remove_replaced(index_path, shards, {s for s in shards if graphs[s] is not None})
     missing = [s for s in shards if graphs[s] is None]
@@ -387,11 +393,15 @@ def build_shards(
     shards: Iterable[Shard],
     jobs: int | None = None,
     progress: Progress | None = None,
+    remote: Remote | None = None,
 ) -> None:
-    """Build ``shards`` and write each atomically when done: side by side on ``jobs``
-    processes (all cores by default) that read the gallery's memory-mapped sidecar, else
-    here.  ``progress`` hears of every :data:`CHUNK` faces added.  Stopped, the shards
-    done are kept and the next call builds the others."""
+    """Build ``shards`` and write each atomically when done: by ``remote``, or side by side
+    on ``jobs`` processes (all cores by default) that read the gallery's memory-mapped
+    sidecar, else here.  ``progress`` hears of the faces added.  Stopped, the shards done
+    are kept and the next call builds the others."""
+    if remote is not None:
+        _build_remotely(index_path, gallery, list(shards), remote, progress)
+        return
     tasks = [_task(index_path, gallery, s) for s in shards]
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     if jobs == 1 or (tasks and tasks[0][0] is None):
@@ -414,6 +424,32 @@ def build_shards(
     finally:
         pool.terminate()
         pool.join()
+
+
+def _build_remotely(
+    index_path: Path,
+    gallery: Gallery,
+    shards: list[Shard],
+    remote: Remote,
+    progress: Progress | None,
+) -> None:
+    """Each shard's faces sent as half floats (what the graph stores), its graph written
+    here as it comes back."""
+    parts = (
+        (s, gallery.face_ids[s.start : s.stop], np.asarray(gallery.X[s.start : s.stop], "<f2"))
+        for s in shards
+    )
+    for shard, blob in remote(parts):
+        graph_path, keys_path = shard_paths(index_path, shard)
+        write_atomically(graph_path, lambda f, blob=blob: f.write(blob))
+        _save_keys(gallery.face_ids[shard.start : shard.stop], _rows_sq(gallery, shard), keys_path)
+        if progress:
+            progress(shard.size)
+
+
+def graph_bytes(ids: np.ndarray, X: np.ndarray) -> bytes:
+    """A cluster task: the graph of these faces (:func:`build`), saved as bytes."""
+    return bytes(build(ids, X).save())
 
 
 Task = tuple[tuple[str, str] | None, int, int, str, str]

@@ -18,6 +18,9 @@ from importlib.metadata import version
 from itertools import chain
 from typing import Protocol
 
+import numpy as np
+
+from . import ann
 from .encoding import Job, Result, encode_file, init_worker, work
 from .faces import Settings
 from .index import packed_parts
@@ -247,6 +250,48 @@ class DaskCluster:
     def _check_scheduler(self) -> None:
         if self.client.status != "running":
             raise ClusterLost(f"the Dask scheduler at {self.address} went away")
+
+    def graphs(
+        self, parts: Iterator[tuple[object, np.ndarray, np.ndarray]]
+    ) -> Iterator[tuple[object, bytes]]:
+        """The approximate index's shards built on the workers (:data:`ann.Remote`): a task
+        a worker thread in flight, each graph back as bytes as it is done.  Dask redoes a
+        lost worker's task; a lost scheduler stops the run as Ctrl-C does."""
+        from distributed import as_completed
+
+        running = as_completed(loop=self.client.loop)
+        keys: dict = {}
+        window = max(1, sum(self.client.nthreads().values()))
+        try:
+            for key, ids, X in parts:
+                future = self.client.submit(ann.graph_bytes, ids, X, pure=False)
+                keys[future] = key
+                running.add(future)
+                while len(keys) >= window:
+                    yield self._graph_of(next(running), keys)
+            for future in running:
+                yield self._graph_of(future, keys)
+        finally:
+            if keys and self.client.status == "running":
+                self.client.cancel(list(keys))
+
+    def _graph_of(self, future, keys: dict) -> tuple[object, bytes]:
+        key = keys.pop(future)
+        if future.status == "cancelled":
+            raise ClusterLost(f"the Dask scheduler at {self.address} went away")
+        while True:
+            try:
+                blob = future.result()
+                break
+            except OSError:  # the connection dropped as it was fetched: Dask redoes it
+                self._check_scheduler()
+                time.sleep(0.1)
+            except Exception as e:
+                raise ClusterError(
+                    f"a shard of the approximate index failed on the cluster: {e}"
+                ) from None
+        future.release()
+        return key, blob
 
 
 def _read(job: Job) -> bytes:

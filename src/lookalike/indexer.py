@@ -144,13 +144,13 @@ def _update(
     gallery = index.gallery()  # brings the search sidecar up to date now, not at the next match
     if ann.wanted("auto", len(gallery.X)):  # and the ANN graphs that match will search
         with suppress(OSError):  # a read-only folder: match searches exactly
-            jobs = distributor.jobs if isinstance(distributor, LocalPool) else None
-            _build_graphs(index, gallery, jobs, progress)
+            _build_graphs(index, gallery, distributor, progress)
 
 
-def _build_graphs(index: Index, gallery, jobs: int | None, progress: bool) -> None:
-    """The approximate index's shards, built side by side on ``jobs`` processes with a bar
-    of the faces added and the time left; Ctrl-C keeps the shards done (:mod:`.ann`)."""
+def _build_graphs(index: Index, gallery, distributor: Distributor, progress: bool) -> None:
+    """The approximate index's shards, built where the photos were encoded (side by side
+    in the local pool's processes, or on the Dask cluster's workers) with a bar of the
+    faces added and the time left; Ctrl-C keeps the shards done (:mod:`.ann`)."""
     from tqdm import tqdm
 
     bar = tqdm(unit=" faces", desc="approximate index", disable=None if progress else True)
@@ -160,7 +160,9 @@ def _build_graphs(index: Index, gallery, jobs: int | None, progress: bool) -> No
             bar.reset(total)
             return bar.update
 
-        ann.refresh(index.path, gallery, jobs=jobs, progress=started)
+        local = isinstance(distributor, LocalPool)
+        jobs, remote = (distributor.jobs, None) if local else (None, distributor.graphs)
+        ann.refresh(index.path, gallery, jobs=jobs, progress=started, remote=remote)
 
 
 def _check_settings(index: Index, settings: Settings) -> None:
