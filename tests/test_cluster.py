@@ -125,3 +125,19 @@ def _people(lfw: BuiltinGallery, n: int, photos: int) -> tuple[np.ndarray, np.nd
     people = np.argsort(-counts, kind="stable")[:n]
     rows = np.concatenate([np.flatnonzero(lfw.person == p)[:photos] for p in people])
     return lfw.X[rows], lfw.person[rows]
+
+
+@pytest.mark.parametrize("method", [C.CHOSEN_FUSED, C.CHOSEN], ids=["average", "whispers"])
+def test_each_faces_nearest_faces_group_as_all_pairs_do(lfw, method):
+    """A million faces are grouped from each face's nearest faces (the approximate index
+    finds them), not from all pairs: with the 30 nearest, LFW's held-out people are grouped
+    exactly as from all pairs."""
+    names = sorted(lfw.names)
+    rows = np.flatnonzero(np.isin(np.array(lfw.names)[lfw.person], names[len(names) // 2 :]))
+    X = lfw.X[rows[:3000]]
+    d = C.l2_matrix(X)
+    nearest = np.argsort(d, axis=1)[:, :30]
+    near = (np.repeat(np.arange(len(X)), 30), nearest.ravel())
+    cohort = lfw.cohort(without=names[len(names) // 2 :])
+    every = C.cluster(X, method, cohort)
+    assert (C.cluster(X, method, cohort, near) == every).all()

@@ -565,3 +565,58 @@ def test_a_named_folder_indexed_unnamed_and_back(party, tmp_path):
     assert summary["folders"][0]["encoded"] == 0 and summary["people"] > 0
     summary = json.loads(run("index", folder, "--unnamed", "--index", path, "--json").stdout)
     assert summary["folders"][0]["encoded"] == 0 and summary["people"] == 0
+
+
+def test_at_a_million_faces_later_photos_join_the_groups_and_ids_stay(tmp_path, monkeypatch):
+    """From ann.THRESHOLD faces on (lowered here), each face is compared with its nearest
+    faces through the approximate index, and a second `cluster` places only the faces
+    indexed since: they join their person's group, whose id stays; a new person is a new
+    group."""
+    from lookalike import ann
+
+    monkeypatch.setattr(ann, "THRESHOLD", 10)
+    folder = tmp_path / "party"
+    folder.mkdir()
+    athletes = ("lionel_messi", "roger_federer", "serena_williams")
+
+    def add(person: str, photos: slice) -> None:
+        for photo in sorted((PHOTOS / person).iterdir())[photos]:
+            shutil.copy(photo, folder / f"{person}-{photo.name}")
+
+    for person in athletes:
+        add(person, slice(0, 8))
+    db = tmp_path / "party.db"
+    api.index(folder, db, unnamed=True)
+    with Index.open(db) as idx:
+        first = groups.cluster_index(idx)
+        assert ann.describe(db, idx.gallery(), 1)["shards_built"] >= 1  # through the graph
+    monkeypatch.setattr(ann, "THRESHOLD", 10**9)
+    with Index.open(db) as idx:  # all pairs, from scratch: the same groups
+        every = groups.cluster_index(idx)
+    assert sorted(g.face_ids for g in every.groups) == sorted(g.face_ids for g in first.groups)
+    monkeypatch.setattr(ann, "THRESHOLD", 10)
+
+    for person in athletes:
+        add(person, slice(8, 11))
+    add("virat_kohli", slice(0, 4))
+    api.index(folder, db, unnamed=True)
+    with Index.open(db) as idx:
+        placed = groups.cluster_index(idx)
+        people = _people_of(idx, folder)
+    before = {g.id: set(g.face_ids) for g in every.groups}
+    after = {g.id: set(g.face_ids) for g in placed.groups}
+    assert all(faces <= after[gid] for gid, faces in before.items())  # kept, with their ids
+    biggest = {max(before, key=lambda gid: len(before[gid] & people[p])): p for p in athletes}
+    for gid, person in biggest.items():
+        assert len(after[gid] & people[person]) > len(before[gid] & people[person])  # joined
+    kohli = [gid for gid in after if gid not in before and after[gid] & people["virat_kohli"]]
+    assert kohli and max(len(after[gid] & people["virat_kohli"]) for gid in kohli) >= 2
+
+
+def _people_of(idx: Index, folder: Path) -> dict[str, set[int]]:
+    """Each athlete's face ids, by the photo's file name (the truth, not the groups)."""
+    out: dict[str, set[int]] = {}
+    for face_id, info in idx.describe_faces(idx.gallery().face_ids).items():
+        person = Path(info["path"]).name.split("-")[0]
+        out.setdefault(person, set()).add(face_id)
+    return out

@@ -65,6 +65,8 @@ UPDATE_LIMIT = 0.2
 #: Faces added between two progress reports of a shard being built.
 CHUNK = 5_000
 _KEYS = np.dtype([("face_id", "<i8"), ("sq", "<f4")])
+#: Rows ``i[m]``, ``j[m]`` of the gallery: pairs of faces.
+Pairs = tuple[np.ndarray, np.ndarray]
 
 Notify = Callable[[str], None]
 #: Hears of the faces added to a graph, a chunk at a time.
@@ -200,6 +202,54 @@ class Ann:
         sq = None if self.gallery.sq is None else self.gallery.sq[self.exact]
         d = search.distances(self.gallery.X[self.exact], q, sq=sq)
         return self.exact[search.top_k(d, count)]
+
+
+#: How wide each face's neighbours are searched for clustering (:func:`neighbours`).
+EXPANSION_NEIGHBOURS = 128
+#: Faces whose neighbours are searched at once (a batch on the graphs' threads).
+NEIGHBOUR_BATCH = 10_000
+
+
+def neighbours(a: Ann, rows: np.ndarray, k: int, threads: int = 0) -> Pairs:
+    """Pairs ``(rows[m], row)``: the ``k`` nearest faces of each of ``rows`` in each graph,
+    and among the faces searched exactly (the clustering of a million faces looks at these
+    instead of all pairs: :func:`cluster.cluster`'s ``near``).  ``threads``: usearch's
+    (0: every core)."""
+    g = a.gallery
+    out_i, out_j = [], []
+    for start in range(0, len(rows), NEIGHBOUR_BATCH):
+        part = np.asarray(rows[start : start + NEIGHBOUR_BATCH])
+        Q = np.asarray(g.X[part], np.float32)
+        for graph in a.graphs:
+            graph.expansion_search = max(EXPANSION_NEIGHBOURS, k)
+            found = graph.search(Q, min(k, len(graph)), threads=threads)
+            keys = np.asarray(found.keys, np.int64).reshape(len(part), -1)
+            hit = np.searchsorted(g.face_ids, keys)
+            ok = (hit < len(g.face_ids)) & (np.arange(keys.shape[1]) < found.counts[:, None])
+            out_i.append(np.repeat(part, ok.sum(axis=1)))
+            out_j.append(hit[ok])
+        if len(a.exact):
+            i, j = _nearest_exactly(g, part, a.exact, k)
+            out_i.append(i)
+            out_j.append(j)
+    empty = [np.empty(0, np.int64)]
+    return np.concatenate(out_i or empty), np.concatenate(out_j or empty)
+
+
+def _nearest_exactly(g: Gallery, rows: np.ndarray, among: np.ndarray, k: int) -> Pairs:
+    """The ``k`` nearest of the faces ``among`` to each of ``rows``, by exact L2."""
+    out_i, out_j = [], []
+    B = np.asarray(g.X[among], np.float32)
+    for start in range(0, len(rows), 1024):
+        part = rows[start : start + 1024]
+        A = np.asarray(g.X[part], np.float32)
+        d = np.einsum("ij,ij->i", A, A)[:, None] + np.einsum("ij,ij->i", B, B)[None, :]
+        d -= 2.0 * (A @ B.T)
+        kk = min(k, len(among))
+        nearest = np.argpartition(d, kk - 1, axis=1)[:, :kk]
+        out_i.append(np.repeat(part, kk))
+        out_j.append(among[nearest].ravel())
+    return np.concatenate(out_i), np.concatenate(out_j)
 
 
 def open_graph(

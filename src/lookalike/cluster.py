@@ -90,23 +90,40 @@ def distances(X: np.ndarray, method: Method, cohort: Cohort | None = None) -> np
     return _block(X, 0, len(X), _calibration(X, method, cohort))
 
 
-def cluster(X: np.ndarray, method: Method = CHOSEN, cohort: Cohort | None = None) -> np.ndarray:
+Pairs = tuple[np.ndarray, np.ndarray]
+
+
+def cluster(
+    X: np.ndarray,
+    method: Method = CHOSEN,
+    cohort: Cohort | None = None,
+    near: Pairs | None = None,
+) -> np.ndarray:
     """A group label per row of ``X`` (0, 1, 2...: the biggest group first).
 
     A calibrated method needs a ``cohort``.  Whispers reads the distances a block of rows
     at a time (memory: the edges, not n x n); agglomerative linkage too, then links each
     connected component of the pairs within its line alone (:func:`_linked`); HDBSCAN needs
-    the whole matrix.
+    the whole matrix.  With ``near`` (rows ``i[k]``, ``j[k]``: each face's nearest faces,
+    from the approximate index), only those pairs are looked at for the edges, not all n²:
+    the groups are the same wherever every pair within the line that links two faces is
+    among them (each face's k nearest hold its pairs within the line unless more than k
+    faces are that near).
     """
     X = np.asarray(X, dtype=np.float32)
     if len(X) <= 1:
         return np.zeros(len(X), dtype=np.int64)
     calibration = _calibration(X, method, cohort)
+    inclusive = method.name == "agglomerative"
+    if near is not None and method.name in ("whispers", "agglomerative"):
+        edges = _near_edges(X, near, method.threshold, calibration, inclusive)
+    elif method.name in ("whispers", "agglomerative"):
+        edges = _edges(X, method.threshold, calibration, inclusive)
+    else:
+        return cluster_matrix(_block(X, 0, len(X), calibration), method)
     if method.name == "whispers":
-        return relabel(_chinese_whispers(*_edges(X, method.threshold, calibration)))
-    if method.name == "agglomerative":
-        return relabel(_linked(X, method, calibration))
-    return cluster_matrix(_block(X, 0, len(X), calibration), method)
+        return relabel(_chinese_whispers(*edges))
+    return relabel(_linked(X, method, calibration, edges))
 
 
 def cluster_matrix(D: np.ndarray, method: Method) -> np.ndarray:
@@ -192,6 +209,40 @@ def _edges(
     return np.concatenate(rows), np.concatenate(cols)
 
 
+def _near_edges(
+    X: np.ndarray, near: Pairs, threshold: float, c: _Calibration, inclusive: bool
+) -> Pairs:
+    """The pairs of ``near`` closer than ``threshold`` (or as close, ``inclusive``), each
+    once, and each face with itself, as :func:`_edges` gives them."""
+    i, j = (np.asarray(a, np.int64) for a in near)
+    i, j = np.minimum(i, j), np.maximum(i, j)
+    pairs = np.unique(np.stack([i, j]), axis=1)
+    i, j = pairs[:, pairs[0] != pairs[1]]
+    d = _pair_distances(X, i, j, c)
+    keep = d <= threshold if inclusive else d < threshold
+    own = np.arange(len(X))
+    return np.concatenate([i[keep], own]), np.concatenate([j[keep], own])
+
+
+def pair_distances(
+    X: np.ndarray, i: np.ndarray, j: np.ndarray, method: Method, cohort: Cohort | None = None
+) -> np.ndarray:
+    """The distance ``method`` reads between rows ``i[m]`` and ``j[m]`` of ``X``."""
+    X = np.asarray(X, dtype=np.float32)
+    return _pair_distances(X, i, j, _calibration(X, method, cohort))
+
+
+def _pair_distances(X: np.ndarray, i: np.ndarray, j: np.ndarray, c: _Calibration) -> np.ndarray:
+    d = np.empty(len(i), np.float32)
+    for start in range(0, len(i), 1 << 16):
+        part = slice(start, start + (1 << 16))
+        diff = X[i[part]] - X[j[part]]
+        d[part] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    if c.shift:
+        d = np.maximum(d - (c.near[i] + c.near[j]) / 2 + np.float32(c.shift), 0.0)
+    return d
+
+
 def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """The connected component of each of ``n`` faces, given the edges ``i -- j``."""
     from scipy.sparse import coo_matrix
@@ -201,13 +252,14 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     return connected_components(graph, directed=False)[1]
 
 
-def _linked(X: np.ndarray, method: Method, c: _Calibration) -> np.ndarray:
+def _linked(X: np.ndarray, method: Method, c: _Calibration, edges: Pairs) -> np.ndarray:
     """Agglomerative linkage (average, complete or single), cut at the method's line, as
     on the whole matrix but a connected component at a time: two groups merge below the line
     only where some pair of their faces is within it (every linkage's distance is at least
-    its closest pair's), so no group spans two components of those pairs, and within one
-    the merges below the line are the same.  Memory: the largest component's matrix."""
-    component = _components(len(X), *_edges(X, method.threshold, c, inclusive=True))
+    its closest pair's), so no group spans two components of those pairs (``edges``: the
+    pairs within the line), and within one the merges below the line are the same.
+    Memory: the largest component's matrix."""
+    component = _components(len(X), *edges)
     labels = component.astype(np.int64) * len(X)  # a component's own labels stay within it
     order = np.argsort(component, kind="stable")
     for rows in np.split(order, np.flatnonzero(np.diff(component[order])) + 1):

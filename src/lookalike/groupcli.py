@@ -42,6 +42,12 @@ PHOTOS_SHOWN = 3
     "[default: the line chosen on LFW, docs/clustering.md]",
 )
 @click.option(
+    "--again",
+    is_flag=True,
+    help="Group every unnamed face from scratch: from 1,000,000 faces on, a run otherwise "
+    "places only the faces indexed since the last one, and keeps the groups as they are.",
+)
+@click.option(
     "--stored",
     is_flag=True,
     help="List the groups as the last run stored them, with the merges and move-outs made "
@@ -64,7 +70,7 @@ PHOTOS_SHOWN = 3
 )
 @json_option
 @user_errors
-def cluster_cmd(index_path, min_size, save_dir, threshold, stored, merge, move_out, as_json):
+def cluster_cmd(index_path, min_size, save_dir, threshold, again, stored, merge, move_out, as_json):
     """Group the unnamed faces of the index into people.
 
     Unnamed faces are those of photos indexed with --unnamed, and the bystanders in named
@@ -89,7 +95,7 @@ def cluster_cmd(index_path, min_size, save_dir, threshold, stored, merge, move_o
     if stored and threshold is not None:
         raise click.UsageError("--stored lists the groups as they are: no --threshold")
     with Index.open(index_path) as idx:
-        found = None if stored else groups.cluster_index(idx, threshold)
+        found = None if stored else groups.cluster_index(idx, threshold, again)
         every = groups.listed(idx) if found is None else found.groups
         shown = [g for g in every if g.size >= min_size]
         described = groups.describe(idx, shown)

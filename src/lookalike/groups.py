@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from . import ann
 from . import cluster as clusterlib
 from .api import find_person, named_box, person
 from .gallery import cohort_for
@@ -86,24 +87,104 @@ def method_for(idx: Index) -> tuple[clusterlib.Method, object]:
     return clusterlib.chosen(settings.networks, cohort is not None), cohort
 
 
-def cluster_index(idx: Index, threshold: float | None = None) -> Clustering:
+#: The nearest faces each face is compared with when the index is big enough for the
+#: approximate index (:func:`ann.neighbours`): pairs within the line beyond these are rare.
+NEIGHBOURS = 30
+
+
+def cluster_index(idx: Index, threshold: float | None = None, again: bool = False) -> Clustering:
     """Group the index's unnamed faces and store the groups (ids kept: module docstring);
-    ``threshold`` replaces the chosen method's line."""
+    ``threshold`` replaces the chosen method's line.  From :data:`ann.THRESHOLD` faces on,
+    each face is compared with its nearest faces, found through the approximate index,
+    not with every face; and where groups are stored already, only the faces not in one
+    (indexed since) are placed: each joins the group most of its near faces are in, the
+    rest are grouped among themselves (``again``: every face grouped from scratch)."""
     with idx.writer():
         method, cohort = method_for(idx)
         if threshold is not None:
             method = replace(method, threshold=threshold)
         g = idx.gallery()
         rows = np.flatnonzero(g.person < 0)
-        labels = clusterlib.cluster(g.X[rows], method, cohort)
-        found = _members(g.face_ids[rows], labels)
         old = stored_groups(idx)
-        ids = keep_ids(found, {gid: set(m) for gid, m in old.items()}, _next_id(idx, old))
-        groups = [
-            Group(gid, members, gid not in old) for gid, members in zip(ids, found, strict=True)
-        ]
+        if not ann.wanted("auto", len(g.X)):
+            groups = _regrouped(idx, g, rows, clusterlib.cluster(g.X[rows], method, cohort), old)
+        elif old and not again:
+            groups = _placed(idx, g, rows, method, cohort, old)
+        else:
+            near = _near_pairs(idx, g, rows)
+            labels = clusterlib.cluster(g.X[rows], method, cohort, near)
+            groups = _regrouped(idx, g, rows, labels, old)
         _store(idx, groups)
     return Clustering(groups, method, len(rows))
+
+
+def _regrouped(
+    idx: Index, g, rows: np.ndarray, labels: np.ndarray, old: dict[int, list[int]]
+) -> list[Group]:
+    """The groups of ``labels``, each with the id of the old group it continues."""
+    found = _members(g.face_ids[rows], labels)
+    ids = keep_ids(found, {gid: set(m) for gid, m in old.items()}, _next_id(idx, old))
+    return [Group(gid, members, gid not in old) for gid, members in zip(ids, found, strict=True)]
+
+
+def _near_pairs(idx: Index, g, rows: np.ndarray, among: np.ndarray | None = None):
+    """Pairs ``(a, b)`` of positions in ``among`` (default: ``rows``): ``among[b]`` is
+    one of the nearest faces of ``among[a]``, one of ``rows``."""
+    among = rows if among is None else among
+    graph = ann.open_graph(idx.path, g, build=False)
+    i, j = ann.neighbours(graph, rows, NEIGHBOURS)
+    at = np.clip(np.searchsorted(among, j), 0, max(len(among) - 1, 0))
+    ok = (among[at] == j) if len(among) else np.zeros(len(j), bool)
+    return np.searchsorted(among, i[ok]), at[ok]
+
+
+def _placed(
+    idx: Index, g, rows: np.ndarray, method, cohort, old: dict[int, list[int]]
+) -> list[Group]:
+    """The stored groups, each unnamed face not in one placed: in the group most of its
+    near faces within the line are in (ties: the nearest), or grouped with the other
+    faces left (new ids)."""
+    group_of = {f: gid for gid, faces in old.items() for f in faces}
+    new = rows[[int(f) not in group_of for f in g.face_ids[rows]]]
+    members = {gid: list(faces) for gid, faces in old.items()}
+    if len(new):
+        joined = _joined(idx, g, rows, new, method, cohort, group_of)
+        for face, gid in joined.items():
+            members[gid].append(face)
+        left = new[[int(f) not in joined for f in g.face_ids[new]]]
+        members.update(_among_themselves(idx, g, left, method, cohort, old))
+    groups = [Group(gid, sorted(faces), gid not in old) for gid, faces in members.items()]
+    return sorted(groups, key=lambda grp: (-grp.size, grp.id))
+
+
+def _joined(idx: Index, g, rows, new, method, cohort, group_of: dict[int, int]) -> dict[int, int]:
+    """The group each new face joins (face id -> group id): the one most of its near faces
+    within the line are in, ties to the nearest; faces with none are left out."""
+    a, b = _near_pairs(idx, g, new, rows)
+    used, at = np.unique(np.concatenate([a, b]), return_inverse=True)
+    d = clusterlib.pair_distances(g.X[rows[used]], at[: len(a)], at[len(a) :], method, cohort)
+    votes: dict[int, Counter] = {}
+    nearest: dict[tuple[int, int], float] = {}
+    for face, other, dist in zip(g.face_ids[rows[a]], g.face_ids[rows[b]], d, strict=True):
+        gid = group_of.get(int(other))
+        if gid is not None and dist <= method.threshold:
+            votes.setdefault(int(face), Counter())[gid] += 1
+            nearest[int(face), gid] = min(nearest.get((int(face), gid), np.inf), float(dist))
+    return {
+        face: max(counted, key=lambda gid: (counted[gid], -nearest[face, gid]))
+        for face, counted in votes.items()
+    }
+
+
+def _among_themselves(idx: Index, g, left: np.ndarray, method, cohort, old) -> dict:
+    """New groups (new ids) of the faces that joined none."""
+    if not len(left):
+        return {}
+    near = _near_pairs(idx, g, left)
+    labels = clusterlib.cluster(g.X[left], method, cohort, near)
+    found = _members(g.face_ids[left], labels)
+    first = _next_id(idx, old)
+    return {first + k: members for k, members in enumerate(found)}
 
 
 def _members(face_ids: np.ndarray, labels: np.ndarray) -> list[list[int]]:
