@@ -7,7 +7,7 @@ DATA   ?= ../shared/data
 PHOTO  ?= $(DATA)/examples/obama.jpg
 LFW    ?= $(DATA)/lfw
 
-.PHONY: install install-fast test lint match bench bench-onnx bench-ann bench-lfw bench-sface bench-harder bench-openset bench-cluster bench-dask bench-serve gallery clean
+.PHONY: install install-fast test lint match bench bench-onnx bench-ann bench-lfw bench-sface bench-harder bench-openset bench-cluster bench-cluster-scale bench-dask bench-serve gallery clean
 
 install: $(STAMP)
 
@@ -85,6 +85,13 @@ bench-openset: install
 # no encoding (the packaged galleries); CLUSTER_ARGS="--quick", "--quality best"
 bench-cluster: install
 	$(BIN)/python bench/cluster.py $(CLUSTER_ARGS)
+
+# who is who at a million (issue 33): synthetic faces with known people, grouped from each
+# face's nearest faces against all pairs on a subset, then all of them through the shards
+# make bench-ann built (its cache: ANN_CACHE); SCALE_ARGS="--subset 100000 --skip-million"
+SCALE_FROM ?= $(ANN_CACHE)/synthetic-1000000-fused-span1000000.db
+bench-cluster-scale: install
+	$(BIN)/python bench/cluster_scale.py --from "$(SCALE_FROM)" $(SCALE_ARGS)
 
 # lookalike vs face_recognition's CLI, one run, ratios (issue 3); a quick look:
 # make bench BENCH_ARGS="--only web,match --rounds 1"   (python bench/run.py --help)
