@@ -202,6 +202,7 @@ class Index:
     def __init__(self, path: Path, db: sqlite3.Connection):
         self.path = path
         self.db = db
+        self._sface_column: bool | None = None  # known once asked: only a writer adds it
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -293,6 +294,7 @@ class Index:
                     f"BEGIN; {GENERATION_SQL} {NAMES_SQL} {PROBLEMS_SQL} {sface} UPDATE meta SET "
                     f"value = '{FORMAT_VERSION}' WHERE key = 'format_version'; COMMIT;"
                 )
+                self._sface_column = True
                 self._make_face_names()
                 yield
             finally:
@@ -367,7 +369,10 @@ class Index:
 
     def _has_sface(self) -> bool:
         """Whether the faces table has SFace's column (format 3 on)."""
-        return any(r[1] == "sface" for r in self.db.execute("PRAGMA table_info(faces)"))
+        if self._sface_column is None:
+            columns = self.db.execute("PRAGMA table_info(faces)")
+            self._sface_column = any(r[1] == "sface" for r in columns)
+        return self._sface_column
 
     def _vector_columns(self) -> str:
         """The columns of ``faces f`` a face's vector is fused from: dlib's, then SFace's."""
