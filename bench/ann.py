@@ -166,6 +166,8 @@ def synthetic_index(args, n: int) -> Path:
         synthetic.build(str(tmp), n, Settings(**QUALITY["default"]), 0, False)
         for side in tmp.parent.glob(tmp.name + "*"):
             side.rename(side.with_name(side.name.replace(tmp.name, base.name)))
+    if args.in_place:  # 10M: no room for a copy a span
+        return base
     db = base.with_name(f"synthetic-{n}-fused-span{ann.SPAN}.db")
     if not db.exists():
         with Index.open(base) as idx:
@@ -302,6 +304,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--span", type=int, default=ann.SPAN, help="face ids a shard holds")
     parser.add_argument("--jobs", type=int, help="processes building shards [all cores]")
+    parser.add_argument(
+        "--in-place", action="store_true", help="shards on the synthetic index itself, no copy"
+    )
     parser.add_argument(
         "--widths", default=str(ann.EXPANSION_SEARCH), help="search widths, e.g. 500,1000"
     )

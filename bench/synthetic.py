@@ -28,7 +28,7 @@ truth (``face_id``, ``person``: -1 for a bystander) beside the index as
 SQLite, for timing libraries on their own; :func:`new_photos`, new photos of given faces
 (queries).
 
-    python bench/synthetic.py OUT.db [N] [QUALITY] [--unnamed]   # QUALITY: a --quality preset
+    python bench/synthetic.py OUT.db [N] [QUALITY] [--unnamed] [--no-graph]   # QUALITY: a preset
 """
 
 from __future__ import annotations
@@ -300,8 +300,14 @@ def main() -> None:
         action="store_true",
         help="photos named after nobody (as index --unnamed), the truth in OUT.db.truth.npy",
     )
+    parser.add_argument(
+        "--no-graph",
+        action="store_true",
+        help="write no approximate index (bench/ann.py builds it, timed, in shards)",
+    )
     args = parser.parse_args()
-    build(args.out, args.n, Settings(**QUALITY[args.quality]), unnamed=args.unnamed)
+    settings = Settings(**QUALITY[args.quality])
+    build(args.out, args.n, settings, graph=not args.no_graph, unnamed=args.unnamed)
 
 
 if __name__ == "__main__":
