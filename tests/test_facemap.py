@@ -208,6 +208,19 @@ def test_html_keeps_names_in_any_script_intact(celebs_index):
     assert data["reading"].startswith("Each dot is a face")
 
 
+#: Debian's chromium, headless as root, quiet on a machine with no network (a fresh
+#: --user-data-dir is added by each caller).
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+)
+
+
 def chromium() -> str:
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
@@ -219,18 +232,7 @@ def chromium() -> str:
 
 def headless(tmp_path, *args) -> subprocess.CompletedProcess:
     profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
-    cmd = [
-        chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        *args,
-    ]
+    cmd = [chromium(), *HEADLESS, f"--user-data-dir={profile}", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 

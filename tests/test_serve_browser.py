@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import CELEBS, needs_data
 from serving import serving
+from test_facemap import HEADLESS
 
 from lookalike.index import Index
 
@@ -32,17 +33,7 @@ def browser(tmp_path):
         pytest.skip("chromium or chromedriver missing (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1280,1000",
-    ):
+    for arg in (*HEADLESS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000"):
         options.add_argument(arg)
     from selenium.webdriver.chrome.service import Service
 

@@ -352,12 +352,9 @@ def _undo(words: tuple[str, ...], face_ids: tuple[int, ...], index_path, as_json
 
 
 def _forget(face_ids: tuple[int, ...], words: tuple[str, ...], index_path, as_json: bool) -> None:
-    if not face_ids or words:
-        raise click.UsageError("--forget takes faces and no name: name --face ID --forget")
-    with Index.open(index_path) as idx:
-        forgotten = groups.forget_names(idx, list(face_ids))
+    path, forgotten = _faces_changed("forget", face_ids, words, index_path, groups.forget_names)
     if as_json:
-        click.echo(json.dumps({"index": str(idx.path), "forgotten": forgotten}, indent=2))
+        click.echo(json.dumps({"index": path, "forgotten": forgotten}, indent=2))
         return
     for face in face_ids:
         had = "no longer has the name given to it" if face in forgotten else "had no name given"
@@ -365,12 +362,20 @@ def _forget(face_ids: tuple[int, ...], words: tuple[str, ...], index_path, as_js
 
 
 def _nobody(face_ids: tuple[int, ...], words: tuple[str, ...], index_path, as_json: bool) -> None:
-    if not face_ids or words:
-        raise click.UsageError("--nobody takes faces and no name: name --face ID --nobody")
-    with Index.open(index_path) as idx:
-        taken = groups.take_away(idx, list(face_ids))
+    path, taken = _faces_changed("nobody", face_ids, words, index_path, groups.take_away)
     if as_json:
-        click.echo(json.dumps({"index": str(idx.path), "taken_away": taken}, indent=2))
+        click.echo(json.dumps({"index": path, "taken_away": taken}, indent=2))
         return
     is_, joins = ("is", "it joins") if len(taken) == 1 else ("are", "they join")
     click.echo(f"{_face_list(taken)} {is_} nobody's now ({joins} the groups of lookalike cluster)")
+
+
+def _faces_changed(
+    flag: str, face_ids: tuple[int, ...], words: tuple[str, ...], index_path, change
+) -> tuple[str, list[int]]:
+    """``name --face ID --FLAG``: ``change`` done to the faces; the index's path and the
+    faces it changed."""
+    if not face_ids or words:
+        raise click.UsageError(f"--{flag} takes faces and no name: name --face ID --{flag}")
+    with Index.open(index_path) as idx:
+        return str(idx.path), change(idx, list(face_ids))
