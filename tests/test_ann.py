@@ -408,3 +408,30 @@ def test_a_shard_crowded_by_one_person_does_not_hide_the_next_one():
     shards = [ann.build(ids[:301], X[:301]), ann.build(ids[301:], X[301:])]
     ranked = ann.Ann(shards, gallery, np.empty(0, np.int64)).rank(q, 10)
     assert ranked == api.rank(gallery, q, 10) and person[ranked[1][0]] == 1
+
+
+def test_a_shard_stopped_midway_is_taken_up_from_its_last_checkpoint(tmp_path, monkeypatch):
+    """A big shard is saved as it goes: stopped, its next build starts where the last save
+    was, not from its first face."""
+    monkeypatch.setattr(ann, "CHUNK", 100)
+    monkeypatch.setattr(ann, "CHECKPOINT", 300)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(1_000, DIM)).astype(np.float32)
+    ids = np.arange(1, 1_001)
+    partial = tmp_path / "shard.ann.partial"
+    added: list[int] = []
+
+    def stop_at_700(n: int) -> None:
+        added.append(n)
+        if sum(added) >= 700:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ann.build(ids, X, stop_at_700, partial)
+    told: list[int] = []
+    graph = ann.build(ids, X, told.append, partial)
+    assert told[0] == 600 and sum(told) == 1_000  # from the save at 600 faces
+    assert len(graph) == 1_000 and sorted(np.asarray(graph.keys)) == ids.tolist()
+    assert graph.search(X[999], 1).keys[0] == 1_000
+    other = np.arange(2, 1_002)  # another shard's faces: its save is not taken up
+    assert ann._resumed(partial, other) is None

@@ -64,6 +64,9 @@ CANDIDATES_PER_PERSON = 16
 UPDATE_LIMIT = 0.2
 #: Faces added between two progress reports of a shard being built.
 CHUNK = 5_000
+#: Faces added between two saves of a shard being built (``<shard>.ann.partial``): a build
+#: stopped loses at most these (minutes of a core), not the shard.
+CHECKPOINT = 250_000
 _KEYS = np.dtype([("face_id", "<i8"), ("sq", "<f4")])
 #: Rows ``i[m]``, ``j[m]`` of the gallery: pairs of faces.
 Pairs = tuple[np.ndarray, np.ndarray]
@@ -131,7 +134,9 @@ def shard_paths(index_path: Path, shard: Shard) -> tuple[Path, Path]:
 
 def _files(index_path: Path) -> list[tuple[int, str, Path]]:
     """Every shard file beside the index: ``(shard number, digest, path)``."""
-    pattern = re.compile(re.escape(index_path.name) + r"\.s(\d+)\.([0-9a-f]+)\.ann(\.npy)?")
+    pattern = re.compile(
+        re.escape(index_path.name) + r"\.s(\d+)\.([0-9a-f]+)\.ann(\.npy|\.partial)?"
+    )
     return [
         (int(m[1]), m[2], p)
         for p in index_path.parent.iterdir()
@@ -395,7 +400,7 @@ def _remove_replaced(index_path: Path, shards: list[Shard], built: set[Shard]) -
         if (number, digest) not in done and (number in numbers or number not in planned):
             path.unlink(missing_ok=True)
     leftovers = re.compile(
-        r"\." + re.escape(index_path.name) + r"\.s\d+\.[0-9a-f]+\.ann(\.npy)?\.(\d+)\.tmp"
+        r"\." + re.escape(index_path.name) + r"\.s\d+\.[0-9a-f]+\.ann(\.npy|\.partial)?\.(\d+)\.tmp"
     )
     single = re.compile(re.escape(index_path.name) + r"\.g\d+\.ann(\.npy)?")
     for path in index_path.parent.iterdir():
@@ -415,26 +420,60 @@ def _alive(pid: int) -> bool:
 
 
 # -- building ----------------------------------------------------------------------------
-def build(ids: np.ndarray, X: np.ndarray, progress: Progress | None = None) -> object:
+def build(
+    ids: np.ndarray,
+    X: np.ndarray,
+    progress: Progress | None = None,
+    checkpoint: Path | None = None,
+) -> object:
     """A new graph of the faces ``X`` keyed by ``ids``, added on one thread: usearch 2.26's
     concurrent inserts left 1 to 3 of LFW's 5,749 faces that no search reaches
-    (docs/ann.md); shards are built side by side in processes instead."""
+    (docs/ann.md); shards are built side by side in processes instead.  With
+    ``checkpoint``, the graph so far is saved there every :data:`CHECKPOINT` faces, and a
+    build stopped is taken up from the last one saved."""
+    graph = _resumed(checkpoint, ids) if checkpoint else None
+    if graph is None:
+        graph = _new_graph(X.shape[1])
+    done = last = len(graph)
+    if progress and done:
+        progress(done)
+    for start in range(done, len(ids), CHUNK):
+        part = slice(start, start + CHUNK)
+        graph.add(np.asarray(ids[part]), np.asarray(X[part], np.float32), threads=1)
+        if progress:
+            progress(len(ids[part]))
+        if checkpoint and start + CHUNK - last >= CHECKPOINT and start + CHUNK < len(ids):
+            _save(graph, checkpoint)
+            last = start + CHUNK
+    return graph
+
+
+def _new_graph(ndim: int) -> object:
     from usearch.index import Index
 
-    graph = Index(
-        ndim=X.shape[1],
+    return Index(
+        ndim=ndim,
         metric="l2sq",
         dtype=DTYPE,
         connectivity=CONNECTIVITY,
         expansion_add=EXPANSION_ADD,
         expansion_search=EXPANSION_SEARCH,
     )
-    for start in range(0, len(ids), CHUNK):
-        part = slice(start, start + CHUNK)
-        graph.add(np.asarray(ids[part]), np.asarray(X[part], np.float32), threads=1)
-        if progress:
-            progress(len(ids[part]))
-    return graph
+
+
+def _resumed(checkpoint: Path, ids: np.ndarray) -> object | None:
+    """The graph saved at ``checkpoint`` if it holds the first faces of ``ids``, in order
+    (as :func:`build` adds them); None otherwise."""
+    from usearch.index import Index
+
+    try:
+        graph = Index.restore(checkpoint)
+    except (OSError, ValueError, RuntimeError):
+        return None
+    if graph is None or not 0 < len(graph) <= len(ids):
+        return None
+    held = np.sort(np.asarray(graph.keys, np.int64))
+    return graph if np.array_equal(held, np.sort(np.asarray(ids[: len(graph)]))) else None
 
 
 def build_shards(
@@ -520,10 +559,12 @@ def _task(index_path: Path, gallery: Gallery, shard: Shard) -> Task:
 def _build_task(task: Task, gallery: Gallery, progress: Progress | None) -> None:
     _, start, stop, graph_path, keys_path = task
     part = slice(start, stop)
-    graph = build(gallery.face_ids[part], gallery.X[part], progress)
+    partial = _partial(graph_path)
+    graph = build(gallery.face_ids[part], gallery.X[part], progress, partial)
     _save(graph, Path(graph_path))
     shard = Shard(-1, start, stop, "")
     _save_keys(gallery.face_ids[part], _rows_sq(gallery, shard), Path(keys_path))
+    partial.unlink(missing_ok=True)
 
 
 _ticks = None
@@ -541,9 +582,16 @@ def _build_file(task: Task) -> None:
     X = np.load(vectors, mmap_mode="r", allow_pickle=False)
     table = np.load(rows, mmap_mode="r", allow_pickle=False)
     part = slice(start, stop)
-    graph = build(table["face_id"][part], X[part], _ticks.put)
+    partial = _partial(graph_path)
+    graph = build(table["face_id"][part], X[part], _ticks.put, partial)
     _save(graph, Path(graph_path))
     _save_keys(table["face_id"][part], table["sq"][part], Path(keys_path))
+    partial.unlink(missing_ok=True)
+
+
+def _partial(graph_path: str) -> Path:
+    """Where a shard being built is saved as it goes (:func:`build`'s checkpoint)."""
+    return Path(graph_path + ".partial")
 
 
 def _save(graph: object, path: Path) -> None:
