@@ -11,7 +11,6 @@ import webbrowser
 import click
 
 from .clikit import index_option, user_errors
-from .webguard import LOOPBACK
 
 
 @click.command("serve")
@@ -68,8 +67,8 @@ def serve_cmd(index_path, host, port, open_page, lfw):
         server = serve.serve(app, host, port)
     except OSError as e:
         raise click.ClickException(f"cannot listen on {host}:{port}: {e.strerror or e}") from None
-    shown = "127.0.0.1" if host in LOOPBACK or host in ("0.0.0.0", "::") else host
-    url = f"http://{shown}:{server.effective_port}/"
+    shown = "127.0.0.1" if host in ("localhost", "0.0.0.0", "::") else host
+    url = f"http://{f'[{shown}]' if ':' in shown else shown}:{server.effective_port}/"
     click.echo(f"lookalike serves {what} at {url} (Ctrl-C stops it)", err=True)
     if open_page:
         webbrowser.open(url)
