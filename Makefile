@@ -89,7 +89,7 @@ bench-cluster: install
 # who is who at a million (issue 33): synthetic faces with known people, grouped from each
 # face's nearest faces against all pairs on a subset, then all of them through the shards
 # make bench-ann built (its cache: ANN_CACHE); SCALE_ARGS="--subset 100000 --skip-million"
-SCALE_FROM ?= $(ANN_CACHE)/synthetic-1000000-fused-span1000000.db
+SCALE_FROM ?= $(ANN_CACHE)/synthetic-1000000-fused-span250000.db
 bench-cluster-scale: install
 	$(BIN)/python bench/cluster_scale.py --from "$(SCALE_FROM)" $(SCALE_ARGS)
 

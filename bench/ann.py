@@ -88,9 +88,18 @@ def compare(gallery, graph, Q: np.ndarray) -> dict:
     }
 
 
+#: ``lookalike match`` with this run's shard span (a process with another span would plan
+#: other shards, and remove these as files of a layout gone).
+MATCH = (
+    "import sys; from lookalike import ann; ann.SPAN = int(sys.argv.pop(1)); "
+    "from lookalike.__main__ import main; main()"
+)
+
+
 def run_match(db: Path, photo: Path, *extra: str) -> dict:
     """``lookalike match`` in a process of its own: wall seconds and peak RSS (MiB)."""
-    cmd = ["/usr/bin/time", "-f", "TIME %e %M", str(HERE.parent / ".venv/bin/lookalike")]
+    python = str(HERE.parent / ".venv/bin/python")
+    cmd = ["/usr/bin/time", "-f", "TIME %e %M", python, "-c", MATCH, str(ann.SPAN)]
     cmd += ["match", str(photo), "--index", str(db), "--top", str(TOP), *extra]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
