@@ -141,3 +141,24 @@ def test_each_faces_nearest_faces_group_as_all_pairs_do(lfw, method):
     cohort = lfw.cohort(without=names[len(names) // 2 :])
     every = C.cluster(X, method, cohort)
     assert (C.cluster(X, method, cohort, near) == every).all()
+
+
+def test_a_component_too_big_to_link_is_cut_along_a_stricter_line(monkeypatch):
+    """Faces chained within the line (each near the next) make one component of them all;
+    above MAX_LINKED faces it is cut along stricter lines until its parts fit, so memory
+    stays bounded: no group is made of faces a stricter cut put apart."""
+    monkeypatch.setattr(C, "MAX_LINKED", 50)
+    rng = np.random.default_rng(0)
+    steps = rng.uniform(0.05, 0.45, 200)  # a chain: each face within 0.5 of the next
+    X = np.zeros((200, 128), np.float32)
+    X[:, 0] = np.cumsum(steps)
+    method = C.Method("agglomerative", 0.5, linkage="average")
+    i, j, d = C._edges(X, method.threshold, C._Calibration.none(len(X)), inclusive=True)
+    parts = C._parts(len(X), i, j, d, method.threshold)
+    assert max(len(p) for p in parts) <= 50 and sorted(np.concatenate(parts)) == list(range(200))
+    labels = C.cluster(X, method)
+    part_of = np.empty(200, int)
+    for k, p in enumerate(parts):
+        part_of[p] = k
+    for group in np.unique(labels):
+        assert len(set(part_of[labels == group])) == 1  # never across a cut
