@@ -30,7 +30,6 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import platformdirs
 
 from .cohort import Cohort
 from .config import find_lfw
@@ -51,7 +50,6 @@ NAME = "lfw"
 #: the ``--quality`` preset they were made with: ``match`` answers from the default one, and
 #: each is the cohort that calibrates verdicts made with its settings (:func:`cohort_for`).
 PACKAGED = {"default": "data/lfw-gallery.npz", "best": "data/lfw-gallery-best.npz"}
-DEFAULT_CACHE = Path(platformdirs.user_cache_dir("lookalike"))
 
 
 class BuiltinGallery:
