@@ -305,10 +305,9 @@ def refresh(
         graphs[s] = _update(index_path, s, gallery)
     todo = [s for s in shards if graphs[s] is None]
     if todo and build:
-        if notify:
-            faces = sum(s.size for s in todo)
-            notify(f"building the approximate index of {faces:,} faces (once: docs/ann.md)")
         total = sum(s.size for s in todo)
+        if notify:
+            notify(f"building the approximate index of {total:,} faces (once: docs/ann.md)")
         told = progress(total) if progress else None
         build_shards(index_path, gallery, todo, jobs, told, remote)
         graphs.update({s: _load(index_path, s) for s in todo})
