@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import synthetic
 
-from lookalike import ann, api
+from lookalike import ann, api, shards
 from lookalike.faces import QUALITY, Settings, dlib_only, parts_of
 from lookalike.index import Gallery, Index, PhotoRecord, pack, sidecar_paths
 from lookalike.models.dlibnets import dlib_info
@@ -91,7 +91,7 @@ def compare(gallery, graph, Q: np.ndarray) -> dict:
 #: ``lookalike match`` with this run's shard span (a process with another span would plan
 #: other shards, and remove these as files of a layout gone).
 MATCH = (
-    "import sys; from lookalike import ann; ann.SPAN = int(sys.argv.pop(1)); "
+    "import sys; from lookalike import shards; shards.SPAN = int(sys.argv.pop(1)); "
     "from lookalike.__main__ import main; main()"
 )
 
@@ -99,7 +99,7 @@ MATCH = (
 def run_match(db: Path, photo: Path, *extra: str) -> dict:
     """``lookalike match`` in a process of its own: wall seconds and peak RSS (MiB)."""
     python = str(HERE.parent / ".venv/bin/python")
-    cmd = ["/usr/bin/time", "-f", "TIME %e %M", python, "-c", MATCH, str(ann.SPAN)]
+    cmd = ["/usr/bin/time", "-f", "TIME %e %M", python, "-c", MATCH, str(shards.SPAN)]
     cmd += ["match", str(photo), "--index", str(db), "--top", str(TOP), *extra]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode:
@@ -159,10 +159,8 @@ def graph_built(db: Path, gallery, jobs: int | None) -> float:
 
 
 def graph_params() -> dict:
-    return {
-        k: getattr(ann, k)
-        for k in ("DTYPE", "CONNECTIVITY", "EXPANSION_ADD", "EXPANSION_SEARCH", "THRESHOLD", "SPAN")
-    }
+    graph = {k: getattr(shards, k) for k in ("DTYPE", "CONNECTIVITY", "EXPANSION_ADD", "SPAN")}
+    return {**graph, **{k: getattr(ann, k) for k in ("EXPANSION_SEARCH", "THRESHOLD")}}
 
 
 def synthetic_index(args, n: int) -> Path:
@@ -177,7 +175,7 @@ def synthetic_index(args, n: int) -> Path:
             side.rename(side.with_name(side.name.replace(tmp.name, base.name)))
     if args.in_place:  # 10M: no room for a copy a span
         return base
-    db = base.with_name(f"synthetic-{n}-fused-span{ann.SPAN}.db")
+    db = base.with_name(f"synthetic-{n}-fused-span{shards.SPAN}.db")
     if not db.exists():
         with Index.open(base) as idx:
             generation = idx.generation()
@@ -188,7 +186,7 @@ def synthetic_index(args, n: int) -> Path:
 
 def synthetic_size(args, n: int, photo: Path) -> dict:
     db = synthetic_index(args, n)
-    out: dict = {"faces": n, "span": ann.SPAN}
+    out: dict = {"faces": n, "span": shards.SPAN}
     with Index.open(db) as idx:
         gallery = idx.gallery()
         out["build_s"] = graph_built(db, gallery, args.jobs)
@@ -268,7 +266,7 @@ def libraries(n: int, queries_n: int) -> dict:
     names = [str(p) for p in range(int(person.max()) + 1)]
     g = Gallery(X, np.arange(n), person.astype(np.int32), names, np.einsum("ij,ij->i", X, X))
     Q = queries(g, queries_n, settings)
-    graph, build_s = timed(ann.build, g.face_ids, g.X)
+    graph, build_s = timed(shards.build, g.face_ids, g.X)
     out = {"usearch": {"build_s": build_s, "bytes_per_face": len(graph.save()) / n}}
     out["usearch"].update(compare(g, ann.Ann([graph], g, np.empty(0, np.int64)), Q))
     nlist = 1024
@@ -311,7 +309,7 @@ def main() -> None:
         "--build-only", action="store_true", help="build the indexes and graphs, measure nothing"
     )
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--span", type=int, default=ann.SPAN, help="face ids a shard holds")
+    parser.add_argument("--span", type=int, default=shards.SPAN, help="face ids a shard holds")
     parser.add_argument("--jobs", type=int, help="processes building shards [all cores]")
     parser.add_argument(
         "--in-place", action="store_true", help="shards on the synthetic index itself, no copy"
@@ -320,7 +318,7 @@ def main() -> None:
         "--widths", default=str(ann.EXPANSION_SEARCH), help="search widths, e.g. 500,1000"
     )
     args = parser.parse_args()
-    ann.SPAN = args.span
+    shards.SPAN = args.span
     args.widths = [int(w) for w in args.widths.split(",")]
     args.cache.mkdir(parents=True, exist_ok=True)
     os.environ.pop("LOOKALIKE_INDEX", None)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lookalike import ann, groups
+from lookalike import ann, groups, shards
 from lookalike import cluster as C
 from lookalike.index import Gallery, Index, sidecar_paths
 
@@ -87,7 +87,7 @@ def subset(db: Path, truth: dict[int, int], n: int) -> dict:
     every = C.cluster(X, method, cohort)
     out["all_pairs"] = {"s": time.perf_counter() - start, **C.scores(every, people)}
     start = time.perf_counter()
-    graph = ann.build(ids, X)
+    graph = shards.build(ids, X)
     out["graph_s"] = time.perf_counter() - start
     start = time.perf_counter()
     sub = ann.Ann([graph], Gallery(X, ids, g.person[:n], g.names, g.sq[:n]), np.empty(0, int))
@@ -125,7 +125,7 @@ def main() -> None:
     args = p.parse_args()
     span = re.search(r"span(\d+)", args.source.name)
     if span:
-        ann.SPAN = int(span[1])
+        shards.SPAN = int(span[1])
     db, truth = unnamed_copy(args.source, args.source.with_name("unnamed-" + args.source.name))
     result = {"subset": subset(db, truth, args.subset)}
     if not args.skip_million:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import CELEBS, needs_data
 from test_json import assert_match_report
 
-from lookalike import ann, api
+from lookalike import ann, api, shards
 from lookalike.cli import main
 from lookalike.faces import Settings, dlib_only
 from lookalike.index import DIM, Gallery, Index, PhotoRecord, pack
@@ -65,8 +65,8 @@ def sidecars(db: Path) -> list[str]:
 def shard_files(db: Path) -> list[str]:
     """The names the current shards of the index at ``db`` have."""
     with Index.open(db) as idx:
-        shards = ann.plan(idx.gallery())
-    return sorted(p.name for s in shards for p in ann.shard_paths(db, s))
+        planned = shards.plan(idx.gallery())
+    return sorted(p.name for s in planned for p in shards.shard_paths(db, s))
 
 
 def match_json(db: Path, *args: str) -> dict:
@@ -207,8 +207,8 @@ def test_a_broken_sidecar_is_rebuilt_without_a_traceback(db, damage):
     result = match_json(db, "person0001", "--ann")
     assert same_report(result, match_json(db, "person0001", "--exact"))
     with Index.open(db) as idx:
-        (shard,) = ann.plan(idx.gallery())
-    assert ann._load(db, shard) is not None and len(graph.read_bytes()) == len(before)
+        (shard,) = shards.plan(idx.gallery())
+    assert shards.load(db, shard) is not None and len(graph.read_bytes()) == len(before)
 
 
 def test_a_stale_sidecar_under_the_current_name_is_not_used(db):
@@ -251,7 +251,7 @@ def test_an_unknown_search_mode_is_one_clear_error():
 @pytest.fixture
 def small_shards(monkeypatch):
     """Shards of 250 face ids: the 900 faces of ``db`` in four."""
-    monkeypatch.setattr(ann, "SPAN", 250)
+    monkeypatch.setattr(shards, "SPAN", 250)
 
 
 def stamps(db: Path) -> dict[str, tuple[int, int]]:
@@ -291,7 +291,7 @@ def test_unbuilt_shards_are_searched_exactly_and_match_does_not_build_them(db, s
     with Index.open(db) as idx:
         gallery = idx.gallery()
         searched = ann.open_graph(db, gallery, build=False)
-        first_two = sum(s.size for s in ann.plan(gallery)[:2])  # ids 1-249 and 250-499
+        first_two = sum(s.size for s in shards.plan(gallery)[:2])  # ids 1-249 and 250-499
         assert len(searched.graphs) == 2 and len(searched.exact) == first_two == 499
         for q in queries(db):
             assert same_ranking(searched.rank(q, 10), api.rank(gallery, q, 10))
@@ -316,7 +316,7 @@ def test_shards_are_built_side_by_side_in_processes_with_progress(db, small_shar
         told: list[int] = []
         added: list[int] = []
 
-        def started(total: int) -> ann.Progress:
+        def started(total: int) -> shards.Progress:
             told.append(total)
             return added.append
 
@@ -329,9 +329,9 @@ def test_shards_are_built_side_by_side_in_processes_with_progress(db, small_shar
 KILLED_BUILD = """
 import sys
 from pathlib import Path
-from lookalike import ann
+from lookalike import ann, shards
 from lookalike.index import Index
-ann.SPAN, ann.CHUNK = 2_000, 200
+shards.SPAN, shards.CHUNK = 2_000, 200
 with Index.open(Path(sys.argv[1])) as idx:
     ann.refresh(idx.path, idx.gallery(), jobs=2)
 """
@@ -355,7 +355,7 @@ def test_a_build_killed_midway_keeps_every_shard_done(tmp_path, monkeypatch):
     killed.wait()
     done = stamps(db)
     assert done, "no shard was done in two minutes"
-    monkeypatch.setattr(ann, "SPAN", 2_000)
+    monkeypatch.setattr(shards, "SPAN", 2_000)
     with Index.open(db) as idx:
         gallery = idx.gallery()
         graph = ann.refresh(db, gallery)
@@ -370,7 +370,7 @@ def test_a_build_killed_midway_keeps_every_shard_done(tmp_path, monkeypatch):
 @needs_data
 def test_lookalike_index_builds_the_shards_with_a_bar_and_info_says_so(tmp_path, monkeypatch):
     monkeypatch.setattr(ann, "THRESHOLD", 50)  # the celebs' 91 faces count as many
-    monkeypatch.setattr(ann, "SPAN", 30)
+    monkeypatch.setattr(shards, "SPAN", 30)
     db = tmp_path / "celebs.db"
     result = CliRunner().invoke(main, ["index", str(CELEBS / "gallery"), "--index", str(db)])
     assert result.exit_code == 0, result.output
@@ -405,16 +405,16 @@ def test_a_shard_crowded_by_one_person_does_not_hide_the_next_one():
     person = np.array([0] * 300 + [1] + list(range(2, 12)), np.int32)
     ids = np.arange(1, len(X) + 1)
     gallery = Gallery(X, ids, person, [f"p{k}" for k in range(12)], np.einsum("ij,ij->i", X, X))
-    shards = [ann.build(ids[:301], X[:301]), ann.build(ids[301:], X[301:])]
-    ranked = ann.Ann(shards, gallery, np.empty(0, np.int64)).rank(q, 10)
+    graphs = [shards.build(ids[:301], X[:301]), shards.build(ids[301:], X[301:])]
+    ranked = ann.Ann(graphs, gallery, np.empty(0, np.int64)).rank(q, 10)
     assert ranked == api.rank(gallery, q, 10) and person[ranked[1][0]] == 1
 
 
 def test_a_shard_stopped_midway_is_taken_up_from_its_last_checkpoint(tmp_path, monkeypatch):
     """A big shard is saved as it goes: stopped, its next build starts where the last save
     was, not from its first face."""
-    monkeypatch.setattr(ann, "CHUNK", 100)
-    monkeypatch.setattr(ann, "CHECKPOINT", 300)
+    monkeypatch.setattr(shards, "CHUNK", 100)
+    monkeypatch.setattr(shards, "CHECKPOINT", 300)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1_000, DIM)).astype(np.float32)
     ids = np.arange(1, 1_001)
@@ -427,11 +427,11 @@ def test_a_shard_stopped_midway_is_taken_up_from_its_last_checkpoint(tmp_path, m
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        ann.build(ids, X, stop_at_700, partial)
+        shards.build(ids, X, stop_at_700, partial)
     told: list[int] = []
-    graph = ann.build(ids, X, told.append, partial)
+    graph = shards.build(ids, X, told.append, partial)
     assert told[0] == 600 and sum(told) == 1_000  # from the save at 600 faces
     assert len(graph) == 1_000 and sorted(np.asarray(graph.keys)) == ids.tolist()
     assert graph.search(X[999], 1).keys[0] == 1_000
     other = np.arange(2, 1_002)  # another shard's faces: its save is not taken up
-    assert ann._resumed(partial, other) is None
+    assert shards._resumed(partial, other) is None

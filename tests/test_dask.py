@@ -296,19 +296,19 @@ def test_shards_of_the_approximate_index_are_built_on_the_workers(
 ):
     """The workers build the shards' graphs and send them back; this process, the index's
     only writer, writes them: the same search as a local build."""
-    from lookalike import ann, api
+    from lookalike import ann, api, shards
     from lookalike.index import Index
 
     monkeypatch.setattr(ann, "THRESHOLD", 2)  # the examples' few faces count as many
-    monkeypatch.setattr(ann, "SPAN", 2)
-    monkeypatch.setattr(ann, "_build_task", None)  # no shard is built in this process
+    monkeypatch.setattr(shards, "SPAN", 2)
+    monkeypatch.setattr(shards, "_build_task", None)  # no shard is built in this process
     db = tmp_path / "cluster.db"
     api.index(examples, db, cluster=local_cluster)
     with Index.open(db) as idx:
         gallery = idx.gallery()
-        shards = ann.plan(gallery)
-        assert len(shards) >= 2
-        assert all(ann._load(db, s) is not None for s in shards)  # built, sound
+        planned = shards.plan(gallery)
+        assert len(planned) >= 2
+        assert all(shards.load(db, s) is not None for s in planned)  # built, sound
         graph = ann.open_graph(db, gallery, build=False)
         assert not len(graph.exact)
         for row in range(len(gallery.X)):

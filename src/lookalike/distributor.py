@@ -20,7 +20,7 @@ from typing import Protocol
 
 import numpy as np
 
-from . import ann
+from . import shards
 from .encoding import Job, Result, encode_file, init_worker, work
 from .faces import Settings
 from .index import packed_parts
@@ -254,7 +254,7 @@ class DaskCluster:
     def graphs(
         self, parts: Iterator[tuple[object, np.ndarray, np.ndarray]]
     ) -> Iterator[tuple[object, bytes]]:
-        """The approximate index's shards built on the workers (:data:`ann.Remote`): a task
+        """The approximate index's shards built on the workers (:data:`shards.Remote`): a task
         a worker thread in flight, each graph back as bytes as it is done.  Dask redoes a
         lost worker's task; a lost scheduler stops the run as Ctrl-C does."""
         from distributed import as_completed
@@ -264,7 +264,7 @@ class DaskCluster:
         window = max(1, sum(self.client.nthreads().values()))
         try:
             for key, ids, X in parts:
-                future = self.client.submit(ann.graph_bytes, ids, X, pure=False)
+                future = self.client.submit(shards.graph_bytes, ids, X, pure=False)
                 keys[future] = key
                 running.add(future)
                 while len(keys) >= window:

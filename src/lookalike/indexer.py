@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from . import ann
+from . import ann, shards
 from . import faces as facelib
 from .distributor import Distributor, LocalPool
 from .encoding import Job, Result, file_hash, looks_like_image
@@ -156,7 +156,7 @@ def _build_graphs(index: Index, gallery, distributor: Distributor, progress: boo
     bar = tqdm(unit=" faces", desc="approximate index", disable=None if progress else True)
     with bar:
 
-        def started(total: int) -> ann.Progress:
+        def started(total: int) -> shards.Progress:
             bar.reset(total)
             return bar.update
 
