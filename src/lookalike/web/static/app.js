@@ -274,18 +274,25 @@ async function openPerson(name) {
   box.scrollIntoView();
 }
 
-async function renamePerson(event, person) {
+// A name typed in a form, sent to ``path`` (asked before it merges two people); ``then``
+// hears what was done.
+async function submitName(event, path, body, then) {
   event.preventDefault();
   const name = new FormData(event.target).get("name").trim();
   try {
-    const done = await changeAsking("/api/people/rename", { person, name });
-    if (!done) return;
-    toast(`${person} is now ${done.name}`);
-    await loadPeople();
-    openPerson(done.name);
+    const done = await changeAsking(path, { ...body, name });
+    if (done) await then(done);
   } catch (e) {
     toast(e.message);
   }
+}
+
+function renamePerson(event, person) {
+  return submitName(event, "/api/people/rename", { person }, async (done) => {
+    toast(`${person} is now ${done.name}`);
+    await loadPeople();
+    openPerson(done.name);
+  });
 }
 
 async function takeAway(faceId, person) {
@@ -356,18 +363,12 @@ async function mergeHint(name, hint) {
   }, 250);
 }
 
-async function nameGroup(event, group) {
-  event.preventDefault();
-  const name = new FormData(event.target).get("name").trim();
-  try {
-    const done = await changeAsking("/api/groups/name", { group, name });
-    if (!done) return;
+function nameGroup(event, group) {
+  return submitName(event, "/api/groups/name", { group }, (done) => {
     toast(`group ${group} (${count(done.faces, "face")}) is now ${done.name}`);
     loaded.delete("people");
     loadGroups();
-  } catch (e) {
-    toast(e.message);
-  }
+  });
 }
 
 function pickedGroups() {
